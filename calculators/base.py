@@ -1,0 +1,244 @@
+"""The calculator interface: name + version + template (pure) + launcher (how a program runs).
+
+Follows the ASE/quacc split. A *template* writes input files and parses output files and is
+pure and deterministic; a *launcher* runs the program (local subprocess here, a Parsl bash app
+on a cluster in flows/). Tests replace only the launcher, replaying real program output.
+Embedded calculators (xTB, crystal field) run in-process and return the same result schema.
+Every result says which method produced it, so numbers from different methods never mix.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+Status = Literal["ok", "failed"]
+FailureKind = Literal["chemistry", "infrastructure", "input"]
+
+
+class CalculationFailed(Exception):
+    """A calculation ran but its result is unusable (not converged, truncated, wrong states).
+
+    `kind` separates chemistry failures (count against the retry budget) from infrastructure
+    failures (worker lost, walltime: retried for free) and bad input (never retried).
+    """
+
+    def __init__(self, reason: str, kind: FailureKind = "chemistry"):
+        super().__init__(reason)
+        self.reason = reason
+        self.kind = kind
+
+
+@dataclass(frozen=True)
+class CalcResult:
+    """One calculation's outcome; the row that lands in the calculations table."""
+
+    key: str
+    calculator: str
+    version: str
+    method: str
+    status: Status
+    values: dict[str, Any] = field(default_factory=dict)
+    units: dict[str, str] = field(default_factory=dict)
+    reason: str | None = None
+    failure_kind: FailureKind | None = None
+    program_versions: dict[str, str] = field(default_factory=dict)
+    wall_seconds: float = 0.0
+    workdir: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def to_record(self) -> dict[str, Any]:
+        """Flat, JSON-encoded record for Parquet storage."""
+        rec = asdict(self)
+        for name in ("values", "units", "program_versions"):
+            rec[name] = json.dumps(rec[name], sort_keys=True)
+        return rec
+
+
+def canonical_json(data: Any) -> str:
+    """Deterministic JSON (sorted keys, no whitespace) for hashing inputs."""
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def calculation_key(name: str, version: str, canonical_input: Mapping[str, Any]) -> str:
+    """Content hash of (calculator name, version, canonical input).
+
+    Bumping a calculator's version changes every key (invalidates its cache); refactoring code
+    without changing the version or inputs does not.
+    """
+    payload = canonical_json({"name": name, "version": version, "input": canonical_input})
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+class Calculator(Protocol):
+    """What the orchestrator needs from any calculator, embedded or HPC."""
+
+    name: str
+    version: str
+    method: str
+
+    def canonical_input(self, item: Any) -> dict[str, Any]: ...
+
+    def run(self, item: Any, workdir: Path | None = None) -> CalcResult: ...
+
+
+def key_for(calc: Calculator, item: Any) -> str:
+    return calculation_key(calc.name, calc.version, calc.canonical_input(item))
+
+
+# --- programs run as separate processes (ORCA, OpenMolcas) -------------------------------
+
+
+class ProgramTemplate(Protocol):
+    """Pure part of an external-program calculator."""
+
+    program: str  # executable name, resolved by the launcher
+
+    def write_inputs(self, item: Any, workdir: Path) -> list[str]:
+        """Write input files into workdir; return the argument list (no shell, no SMILES)."""
+        ...
+
+    def output_name(self) -> str:
+        """File (in workdir) where the program's standard output is captured."""
+        ...
+
+    def parse(self, workdir: Path) -> dict[str, Any]:
+        """Parse outputs into values; raise CalculationFailed with a clear reason."""
+        ...
+
+
+@dataclass(frozen=True)
+class LaunchOutcome:
+    returncode: int
+    wall_seconds: float
+    stdout_path: Path
+
+
+class Launcher(Protocol):
+    """How a program is run: locally, through Parsl, or replayed in a test."""
+
+    def launch(self, program: str, args: list[str], workdir: Path, stdout: Path) -> LaunchOutcome:
+        ...
+
+
+@dataclass(frozen=True)
+class SubprocessLauncher:
+    """Run the program locally with an argument list (never a shell string)."""
+
+    executables: Mapping[str, str] = field(default_factory=dict)  # program -> path override
+    timeout_s: float | None = None
+
+    def launch(self, program: str, args: list[str], workdir: Path, stdout: Path) -> LaunchOutcome:
+        exe = self.executables.get(program, program)
+        start = time.perf_counter()
+        with open(stdout, "wb") as out:
+            try:
+                proc = subprocess.run(  # noqa: S603 - argument list, no shell
+                    [exe, *args],
+                    cwd=workdir,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    timeout=self.timeout_s,
+                    check=False,
+                )
+            except FileNotFoundError as exc:
+                raise CalculationFailed(f"{program} executable not found: {exe}", "input") from exc
+            except subprocess.TimeoutExpired as exc:
+                raise CalculationFailed(
+                    f"{program} exceeded {self.timeout_s} s", "infrastructure"
+                ) from exc
+        return LaunchOutcome(proc.returncode, time.perf_counter() - start, stdout)
+
+
+def run_program(
+    calc: Calculator,
+    template: ProgramTemplate,
+    item: Any,
+    workdir: Path,
+    launcher: Launcher,
+    units: Mapping[str, str],
+    program_versions: Callable[[Path], dict[str, str]] | None = None,
+) -> CalcResult:
+    """Write inputs, launch, parse: a failed step becomes a failed result with its cause.
+
+    The work directory is kept either way, so a failed run can be inspected.
+    """
+    key = key_for(calc, item)
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    base = dict(key=key, calculator=calc.name, version=calc.version, method=calc.method)
+    try:
+        args = template.write_inputs(item, workdir)
+        outcome = launcher.launch(template.program, args, workdir, workdir / template.output_name())
+        versions = program_versions(workdir) if program_versions else {}
+        try:
+            values = template.parse(workdir)
+        except CalculationFailed as exc:
+            if outcome.returncode != 0:
+                raise CalculationFailed(
+                    f"{template.program} exited {outcome.returncode}: {exc.reason}", exc.kind
+                ) from exc
+            raise
+    except CalculationFailed as exc:
+        return CalcResult(
+            **base,
+            status="failed",
+            reason=exc.reason,
+            failure_kind=exc.kind,
+            wall_seconds=time.perf_counter() - start,
+            workdir=str(workdir),
+        )
+    return CalcResult(
+        **base,
+        status="ok",
+        values=values,
+        units=dict(units),
+        program_versions=versions,
+        wall_seconds=time.perf_counter() - start,
+        workdir=str(workdir),
+    )
+
+
+def run_embedded(
+    calc: Calculator,
+    item: Any,
+    compute: Callable[[Any], dict[str, Any]],
+    units: Mapping[str, str],
+    program_versions: Mapping[str, str],
+    workdir: Path | None = None,
+) -> CalcResult:
+    """Run an in-process calculation; CalculationFailed becomes a failed result."""
+    start = time.perf_counter()
+    base = dict(
+        key=key_for(calc, item), calculator=calc.name, version=calc.version, method=calc.method
+    )
+    try:
+        values = compute(item)
+    except CalculationFailed as exc:
+        return CalcResult(
+            **base,
+            status="failed",
+            reason=exc.reason,
+            failure_kind=exc.kind,
+            wall_seconds=time.perf_counter() - start,
+            workdir=str(workdir) if workdir else None,
+        )
+    return CalcResult(
+        **base,
+        status="ok",
+        values=values,
+        units=dict(units),
+        program_versions=dict(program_versions),
+        wall_seconds=time.perf_counter() - start,
+        workdir=str(workdir) if workdir else None,
+    )

@@ -1,0 +1,27 @@
+"""The one settings object: every tunable path and default, from GAUSS_* variables or a YAML file.
+
+Nothing else in the code base reads os.environ; lower layers receive values as arguments.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from gauss import corpus
+
+
+class Settings(BaseSettings):
+    """Defaults work from a fresh clone; override with e.g. GAUSS_CORPUS=/scratch/ligands.parquet."""
+
+    model_config = SettingsConfigDict(env_prefix="GAUSS_", extra="forbid")
+
+    corpus_source: Path = Field(corpus.DEFAULT_SOURCE, description="QM9 source CSV(.gz)")
+    corpus: Path = Field(corpus.DEFAULT_OUT, description="ligand corpus Parquet")
+    workers: int = Field(0, ge=0, description="local worker processes; 0 = all cores")
+
+
+def get_settings() -> Settings:
+    return Settings()
