@@ -126,8 +126,9 @@ class LaunchOutcome:
 class Launcher(Protocol):
     """How a program is run: locally, through Parsl, or replayed in a test."""
 
-    def launch(self, program: str, args: list[str], workdir: Path, stdout: Path) -> LaunchOutcome:
-        ...
+    def launch(
+        self, program: str, args: list[str], workdir: Path, stdout: Path
+    ) -> LaunchOutcome: ...
 
 
 @dataclass(frozen=True)
@@ -142,7 +143,7 @@ class SubprocessLauncher:
         start = time.perf_counter()
         with open(stdout, "wb") as out:
             try:
-                proc = subprocess.run(  # noqa: S603 - argument list, no shell
+                proc = subprocess.run(  # argument list, never a shell
                     [exe, *args],
                     cwd=workdir,
                     stdout=out,

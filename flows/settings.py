@@ -14,7 +14,7 @@ from gauss import corpus
 
 
 class Settings(BaseSettings):
-    """Defaults work from a fresh clone; override with e.g. GAUSS_CORPUS=/scratch/ligands.parquet."""
+    """Defaults work from a fresh clone; override e.g. with GAUSS_CORPUS=/scratch/lig.parquet."""
 
     model_config = SettingsConfigDict(env_prefix="GAUSS_", extra="forbid")
 

@@ -83,8 +83,19 @@ def can_donate(atom: Chem.Atom) -> bool:
 
 
 def rooted_smiles(mol: Chem.Mol, atom_idx: int) -> str:
-    """SMILES starting at atom_idx, canonical under that constraint."""
-    return Chem.MolToSmiles(mol, rootedAtAtom=atom_idx, canonical=True)
+    """SMILES starting at atom_idx, canonical under that constraint.
+
+    Rooted output is re-read until it reproduces itself: for a few highly symmetric cages
+    RDKit's first rooted string is not a fixed point, which would let one ligand appear under
+    two spellings.
+    """
+    smiles = Chem.MolToSmiles(mol, rootedAtAtom=atom_idx, canonical=True)
+    for _ in range(5):
+        again = Chem.MolToSmiles(Chem.MolFromSmiles(smiles), rootedAtAtom=0, canonical=True)
+        if again == smiles:
+            break
+        smiles = again
+    return smiles
 
 
 def kekule_canonical(mol: Chem.Mol) -> str:
@@ -168,9 +179,7 @@ def _can_conjugate(atom: Chem.Atom) -> bool:
     if any(b.GetBondType() != Chem.BondType.SINGLE for b in atom.GetBonds()):
         return False
     return any(
-        b.GetBondType() != Chem.BondType.SINGLE
-        for nb in atom.GetNeighbors()
-        for b in nb.GetBonds()
+        b.GetBondType() != Chem.BondType.SINGLE for nb in atom.GetNeighbors() for b in nb.GetBonds()
     )
 
 
@@ -205,9 +214,10 @@ def anion_ligands(mol: Chem.Mol) -> list[tuple[Ligand, str]]:
 
     Rule: remove one H+ from any N-H, O-H or C-H; keep every N or O atom that carries the
     negative charge in some resonance structure of the resulting anion, written in that
-    structure and rooted at it, provided it is the only charged atom there. This yields alkoxides/amides from X-H, imidates from amides
-    and enolates from C-H acids - the same species a deprotonated-ion database such as QM9star
-    holds - without any list of functional groups.
+    structure and rooted at it, provided it is the only charged atom there. This yields
+    alkoxides/amides from X-H, imidates from amides and enolates from C-H acids - the same
+    species a deprotonated-ion database such as QM9star holds - without a list of functional
+    groups.
     """
     if Chem.GetFormalCharge(mol) != 0:
         return []

@@ -34,7 +34,13 @@ def test_corpus_build_then_skip_then_info(qm9_head, tmp_path):
 
 
 def test_corpus_build_bad_source_is_a_clear_error(tmp_path):
-    res = run("corpus", "build", "--source", str(tmp_path / "missing.csv"), "--out",
-              str(tmp_path / "x.parquet"))
+    res = run(
+        "corpus",
+        "build",
+        "--source",
+        str(tmp_path / "missing.csv"),
+        "--out",
+        str(tmp_path / "x.parquet"),
+    )
     assert res.returncode == 2
     assert "missing.csv" in res.stderr and "Traceback" not in res.stderr
