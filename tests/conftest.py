@@ -17,3 +17,6 @@ def qm9_head(tmp_path_factory) -> Path:
                 break
             dst.write(line)
     return path
+
+
+QM9_LIGANDS_SAMPLE = REPO / "tests" / "fixtures" / "ligands_sample.parquet"

@@ -1,0 +1,646 @@
+"""OpenMolcas KS-DFT + LoProp: the production source of the ligand proxy labels.
+
+The paper (Methods, "LoProp evaluation") labels each free ligand with the LoProp properties of
+its coordinating atom: net charge, dipole magnitude and isotropic polarizability (plus the
+atomic number), from OpenMolcas PBE / ANO-R2. This module writes that job, parses the LoProp
+"Localized properties" block and returns those values in atomic units (e, e*bohr, bohr^3).
+
+Assumptions, cited in ../shared/ORCA_OPENMOLCAS.md section 3 and not checked against an
+installed OpenMolcas (none is available here):
+
+* ``Basis = ANO-R2`` is the paper's name; an OpenMolcas alias for it was not found. If the
+  installed library rejects it, pass explicit contractions per element, built with
+  ``ano_r_basis({"O": "...", "H": "..."})`` -> ``O.ANO-R...<contraction>., H.ANO-R...``
+  (gateway.rst: BASIS takes a comma separated list of labels in XYZ mode).
+* ANO-R is tabulated as an X2C, Gaussian-nucleus basis (basis_library/basistype.tbl), so SEWARD
+  gets ``RX2C`` (scalar X2C; property integrals are then picture-change corrected, seward.rst).
+  ``relativistic=None`` drops it.
+* ``Group = C1``: LoProp silently skips polarizabilities when symmetry is used (polar.F90), and
+  with C1 the geometry is not moved (gateway.rst), so the n-th ATOMIC DOMAIN is the n-th atom of
+  the xyz file. The parser checks this (element and centre of every atomic domain).
+* The kept dipole is the atomic dipole *with* its nuclear contribution about the expansion
+  centre (the physical one). OpenMolcas' "Dipole magnitude" line is the norm of the electronic
+  part only (print_local.F90); the two agree whenever the expansion centre is the nucleus, as in
+  the default run.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ase.data import atomic_numbers
+from ase.units import Bohr, Debye
+
+from calculators.base import (
+    CalcResult,
+    CalculationFailed,
+    Launcher,
+    SubprocessLauncher,
+    run_program,
+)
+
+PROGRAM = "pymolcas"
+BOHR_PER_ANGSTROM = 1.0 / Bohr
+DEBYE_PER_AU = Bohr / Debye  # 1 e*bohr in debye
+UNITS = {
+    "charge": "e",
+    "dipole": "e*bohr",
+    "dipole_debye": "D",
+    "polarizability": "bohr^3",
+    "atomic_number": "1",
+    "atom_charges": "e",
+    "atom_dipoles": "e*bohr",
+    "atom_polarizabilities": "bohr^3",
+}
+
+_PROJECT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+_CONTRACTION = re.compile(r"(?:\d+[spdfghi])+")
+_NUMBER = r"[-+]?(?:\d+\.\d*|\.\d+)(?:[EeDd][-+]?\d+)?"
+_TOKEN = re.compile(rf"\*{{2,}}|{_NUMBER}")
+_DOMAIN_HEAD = re.compile(r"^ *(ATOMIC|BOND) DOMAIN: *(.*?) *$", re.MULTILINE)
+_BLOCK_START = "The Localized properties"
+_BLOCK_END = "The Molecular Multipole Moments"
+_TENSOR_HEAD = "Symmetrized Local Polarizability Tensor"
+_CHARGES_HEAD = "LoProp Charges per center"
+_CENTRE_TOL_BOHR = 1e-3
+_CHARGE_SUM_TOL = 1e-3
+
+
+# --- the job ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LoPropJob:
+    """One molecule to partition; coordinates in Angstrom, the atom whose proxies are kept."""
+
+    elements: tuple[str, ...]
+    coordinates: tuple[tuple[float, float, float], ...]
+    charge: int = 0
+    multiplicity: int = 1
+    donor_index: int = 0
+
+
+@dataclass(frozen=True)
+class LoPropSettings:
+    """Method choices; all of them enter the calculation key."""
+
+    basis: str = "ANO-R2"
+    functional: str = "PBE"
+    relativistic: str | None = "RX2C"
+    bond: float | None = None  # LoProp BOND ratio; None keeps LoProp's default (1.5)
+
+
+def atomic_number(symbol: str) -> int:
+    """Atomic number of an element symbol in any letter case; 0 (dummy) is not an element."""
+    z = atomic_numbers.get(symbol.capitalize(), 0)
+    if z <= 0:
+        raise CalculationFailed(f"unknown element symbol {symbol!r}", "input")
+    return z
+
+
+def _check_geometry_shape(job: LoPropJob) -> None:
+    """Same number of symbols and finite 3-vectors, at least one atom."""
+    if not job.elements or len(job.elements) != len(job.coordinates):
+        raise CalculationFailed(
+            f"{len(job.elements)} elements but {len(job.coordinates)} coordinate rows", "input"
+        )
+    for i, row in enumerate(job.coordinates):
+        if len(row) != 3 or not all(math.isfinite(float(v)) for v in row):
+            raise CalculationFailed(
+                f"atom {i}: coordinates {row!r} are not 3 finite numbers", "input"
+            )
+
+
+def _check_spin(job: LoPropJob) -> None:
+    """Electron count and multiplicity must agree, or the SCF input is impossible."""
+    electrons = sum(atomic_number(s) for s in job.elements) - job.charge
+    unpaired = job.multiplicity - 1
+    if job.multiplicity < 1 or electrons < unpaired or (electrons - unpaired) % 2:
+        raise CalculationFailed(
+            f"multiplicity {job.multiplicity} is impossible with {electrons} electrons "
+            f"(charge {job.charge})",
+            "input",
+        )
+
+
+def validate_job(job: LoPropJob) -> None:
+    """Raise CalculationFailed(kind='input') naming the bad value; bad input is never retried."""
+    _check_geometry_shape(job)
+    _check_spin(job)
+    if not 0 <= job.donor_index < len(job.elements):
+        raise CalculationFailed(
+            f"donor_index {job.donor_index} outside 0..{len(job.elements) - 1}", "input"
+        )
+
+
+# --- input writer ----------------------------------------------------------------------
+
+
+def ano_r_basis(contractions: Mapping[str, str]) -> str:
+    """Explicit ANO-R labels per element, the fallback when the ``ANO-R2`` alias is missing.
+
+    contractions: element -> contracted set, e.g. {"O": "4s3p2d1f"}; the caller chooses the
+    level (ANO-R2 = VTZP in Basis-Set-Exchange naming).
+    """
+    labels = []
+    for element, contraction in contractions.items():
+        atomic_number(element)
+        if not _CONTRACTION.fullmatch(contraction):
+            raise ValueError(f"bad contraction {contraction!r} for {element}")
+        labels.append(f"{element.capitalize()}.ANO-R...{contraction}.")
+    if not labels:
+        raise ValueError("no contractions given")
+    return ", ".join(labels)
+
+
+def xyz_text(elements: Sequence[str], coordinates: Sequence[Sequence[float]], comment: str) -> str:
+    """Plain XYZ in Angstrom (OpenMolcas' default unit for Coord files)."""
+    if "\n" in comment or "bohr" in comment.lower() or "a.u." in comment.lower():
+        raise ValueError("xyz comment must be one line and must not switch units")
+    rows = [
+        f"{el.capitalize():<3}{x:16.8f}{y:16.8f}{z:16.8f}"
+        for el, (x, y, z) in zip(elements, coordinates, strict=True)
+    ]
+    return "\n".join([str(len(rows)), comment, *rows]) + "\n"
+
+
+def _one_line(value: str, what: str) -> str:
+    """Settings land verbatim in the input: keep them to one non-empty line."""
+    if not value.strip() or "\n" in value or "\r" in value:
+        raise ValueError(f"{what} must be one non-empty line, got {value!r}")
+    return value.strip()
+
+
+def input_text(xyz_name: str, charge: int, multiplicity: int, settings: LoPropSettings) -> str:
+    """The OpenMolcas input: GATEWAY (C1), SEWARD, KS-DFT SCF, LoProp with polarizabilities."""
+    lines = [
+        "* GAUSS ligand proxy: KS-DFT + LoProp (calculators/openmolcas.py)",
+        "&GATEWAY",
+        f"  Coord = {_one_line(xyz_name, 'xyz file name')}",
+        f"  Basis = {_one_line(settings.basis, 'basis')}",
+        "  Group = C1",
+        "",
+        "&SEWARD",
+    ]
+    if settings.relativistic:
+        lines.append(f"  {_one_line(settings.relativistic, 'relativistic keyword')}")
+    lines += ["", "&SCF", f"  KSDFT = {_one_line(settings.functional, 'functional')}"]
+    lines.append(f"  Charge = {int(charge)}")
+    if multiplicity != 1:
+        lines += ["  UHF", f"  Spin = {int(multiplicity)}"]
+    lines += ["", "&LOPROP"]
+    if settings.bond is not None:
+        lines.append(f"  Bond = {float(settings.bond)}")
+    return "\n".join(lines) + "\n"
+
+
+# --- LoProp "Localized properties" parser ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class LoPropDomain:
+    """One atomic or bond domain as printed by LoProp (atomic units)."""
+
+    labels: tuple[str, ...]  # ("C1",) for an atom, ("H2", "C1") for a bond
+    center_bohr: tuple[float, float, float]
+    charge: float  # "Total charge": nuclear + electronic, the net charge
+    electronic_dipole: tuple[float, float, float]
+    dipole: tuple[float, float, float]  # with nuclear contribution (bonds: electronic only)
+    polarizability: tuple[float, ...] | None  # lower triangle xx, yx, yy, zx, zy, zz
+    isotropic_polarizability: float | None
+
+    @property
+    def is_atom(self) -> bool:
+        return len(self.labels) == 1
+
+    @property
+    def label(self) -> str:
+        return ",".join(self.labels)
+
+    @property
+    def dipole_magnitude(self) -> float:
+        return math.sqrt(sum(v * v for v in self.dipole))
+
+
+def _to_float(token: str, where: str) -> float:
+    """A printed number; a Fortran overflow field (****) is a clear failure, not a NaN."""
+    if token.startswith("*"):
+        raise CalculationFailed(
+            f"LoProp {where}: value overflowed its Fortran field ({token}), unreadable"
+        )
+    return float(token.replace("D", "E").replace("d", "e"))
+
+
+def _numbers(text: str, where: str) -> list[float]:
+    return [_to_float(tok, where) for tok in _TOKEN.findall(text)]
+
+
+def _missing(domain: str, what: str) -> CalculationFailed:
+    return CalculationFailed(f"LoProp domain {domain}: no {what} (output truncated?)")
+
+
+def _after_key(lines: list[str], key: str, count: int, domain: str) -> list[float]:
+    """The `count` numbers printed after `key` on its line."""
+    for line in lines:
+        if line.strip().startswith(key):
+            values = _numbers(line.split(key, 1)[1], f"domain {domain}, {key!r}")
+            if len(values) < count:
+                raise _missing(domain, f"complete {key!r} line")
+            return values[:count]
+    raise _missing(domain, f"{key!r} line")
+
+
+def _vector_below(lines: list[str], index: int, domain: str, what: str) -> tuple[float, ...]:
+    """The three numbers on the line after lines[index] (a `10F12.8` row)."""
+    if index + 1 >= len(lines):
+        raise _missing(domain, what)
+    values = _numbers(lines[index + 1], f"domain {domain}, {what}")
+    if len(values) != 3:
+        raise _missing(domain, what)
+    return tuple(values)
+
+
+def _dipoles(lines: list[str], domain: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Electronic dipole and, when printed (atoms), the one with the nuclear contribution."""
+    stripped = [line.strip() for line in lines]
+    if "Electronic Dipole" not in stripped:
+        raise _missing(domain, "'Electronic Dipole'")
+    at = stripped.index("Electronic Dipole")
+    electronic = _vector_below(lines, at, domain, "electronic dipole")
+    if at + 2 < len(lines) and stripped[at + 2].startswith("... with nuclear contribution"):
+        return electronic, _vector_below(lines, at + 2, domain, "dipole with nuclear part")
+    return electronic, electronic
+
+
+def _tensor(lines: list[str], domain: str) -> tuple[float, ...] | None:
+    """Lower triangle of the local polarizability; None if LoProp ran without the field."""
+    stripped = [line.strip() for line in lines]
+    heads = [i for i, s in enumerate(stripped) if s.startswith(_TENSOR_HEAD)]
+    if not heads:
+        return None
+    values: list[float] = []
+    for line in stripped[heads[0] + 1 :]:
+        if line.startswith("Isotropic Polarizability"):
+            break
+        if line and not line.startswith(("mat. size", "---")):
+            values += _numbers(line, f"domain {domain}, polarizability tensor")
+    if len(values) != 6:
+        raise _missing(domain, "complete polarizability tensor")
+    return tuple(values)
+
+
+def _check_domain(domain: LoPropDomain, printed_magnitude: float) -> None:
+    """Cross-checks that catch a parser out of step with the printed layout."""
+    electronic = math.sqrt(sum(v * v for v in domain.electronic_dipole))
+    if abs(electronic - printed_magnitude) > 1e-6 * max(1.0, printed_magnitude):
+        raise CalculationFailed(
+            f"LoProp domain {domain.label}: dipole magnitude {printed_magnitude} does not match "
+            f"the electronic dipole read ({electronic:.8f})"
+        )
+    if domain.polarizability is not None and domain.isotropic_polarizability is not None:
+        xx, _, yy, _, _, zz = domain.polarizability
+        iso = domain.isotropic_polarizability
+        if abs((xx + yy + zz) / 3.0 - iso) > 1e-5 * max(1.0, abs(iso)):
+            raise CalculationFailed(
+                f"LoProp domain {domain.label}: isotropic polarizability {iso} is not the "
+                "trace/3 of the tensor read"
+            )
+
+
+def _domain_labels(label_text: str) -> tuple[str, ...]:
+    """Header text 'H2    ,C1    ' -> ('H2', 'C1'); labels are blank-padded to a fixed width."""
+    return tuple(part.strip() for part in label_text.split(",") if part.strip())
+
+
+def _domain_name(label_text: str) -> str:
+    return ",".join(_domain_labels(label_text)) or "?"
+
+
+def _parse_domain(label_text: str, body: str) -> LoPropDomain:
+    """One domain's printout (from its header to the next header)."""
+    labels = _domain_labels(label_text)
+    name = _domain_name(label_text)
+    lines = body.splitlines()
+    electronic, total = _dipoles(lines, name)
+    tensor = _tensor(lines, name)
+    iso = _after_key(lines, "Isotropic Polarizability:", 1, name)[0] if tensor else None
+    domain = LoPropDomain(
+        labels=labels,
+        center_bohr=tuple(_after_key(lines, "Domain center:", 3, name)),
+        charge=_after_key(lines, "Total charge", 1, name)[0],
+        electronic_dipole=electronic,
+        dipole=total,
+        polarizability=tensor,
+        isotropic_polarizability=iso,
+    )
+    _check_domain(domain, _after_key(lines, "Dipole magnitude:", 1, name)[0])
+    return domain
+
+
+def localized_block(text: str) -> str:
+    """The last complete "Localized properties" block; truncation is a clear failure."""
+    start = text.rfind(_BLOCK_START)
+    if start < 0:
+        raise CalculationFailed(
+            "no LoProp 'The Localized properties' block: LoProp did not run or the output "
+            "stops before it"
+        )
+    end = text.find(_BLOCK_END, start)
+    if end < 0:
+        heads = _DOMAIN_HEAD.findall(text, start)
+        last = f" (last domain printed: {_domain_name(heads[-1][1])})" if heads else ""
+        raise CalculationFailed(
+            f"LoProp output truncated: '{_BLOCK_START}' is not followed by '{_BLOCK_END}'{last}"
+        )
+    return text[start + len(_BLOCK_START) : end]
+
+
+def parse_localized_properties(text: str) -> list[LoPropDomain]:
+    """All domains (atoms and bonds, in printed order) of an OpenMolcas output's LoProp block."""
+    block = localized_block(text)
+    heads = list(_DOMAIN_HEAD.finditer(block))
+    if not heads:
+        raise CalculationFailed("LoProp 'Localized properties' block has no domains")
+    ends = [h.start() for h in heads[1:]] + [len(block)]
+    return [_parse_domain(h.group(2), block[h.end() : e]) for h, e in zip(heads, ends, strict=True)]
+
+
+def atom_domains(domains: Sequence[LoPropDomain]) -> list[LoPropDomain]:
+    """Atomic domains in geometry order (LoProp loops over atoms in input order)."""
+    return [d for d in domains if d.is_atom]
+
+
+def label_element(label: str) -> str:
+    """Element symbol of an OpenMolcas centre label such as 'C1', 'H12' or 'DY1'."""
+    match = re.match(r"[A-Za-z]+", label)
+    if not match:
+        raise CalculationFailed(f"LoProp centre label {label!r} does not start with an element")
+    symbol = match.group(0).capitalize()
+    if atomic_numbers.get(symbol, 0) <= 0:
+        raise CalculationFailed(f"LoProp centre label {label!r} does not name an element")
+    return symbol
+
+
+@dataclass(frozen=True)
+class AtomProxy:
+    """The paper's proxy descriptors of one atom (atomic units)."""
+
+    label: str
+    atomic_number: int
+    charge: float  # e
+    dipole: float  # e*bohr
+    polarizability: float  # bohr^3
+
+    @property
+    def dipole_debye(self) -> float:
+        return self.dipole * DEBYE_PER_AU
+
+
+def atom_proxy(domains: Sequence[LoPropDomain], index: int) -> AtomProxy:
+    """Charge, dipole magnitude, isotropic polarizability and Z of atom `index` (0-based)."""
+    atoms = atom_domains(domains)
+    if not 0 <= index < len(atoms):
+        raise CalculationFailed(f"atom index {index} outside the {len(atoms)} LoProp atoms")
+    atom = atoms[index]
+    if atom.isotropic_polarizability is None:
+        raise CalculationFailed(
+            f"LoProp printed no polarizability for {atom.label}: it ran with NoField or with "
+            "symmetry (needs Group = C1)"
+        )
+    return AtomProxy(
+        label=atom.label,
+        atomic_number=atomic_number(label_element(atom.label)),
+        charge=atom.charge,
+        dipole=atom.dipole_magnitude,
+        polarizability=atom.isotropic_polarizability,
+    )
+
+
+def check_against_job(domains: Sequence[LoPropDomain], job: LoPropJob) -> None:
+    """The output belongs to this geometry: same atoms, same order, same place, same charge."""
+    atoms = atom_domains(domains)
+    if len(atoms) != len(job.elements):
+        raise CalculationFailed(
+            f"LoProp printed {len(atoms)} atomic domains but the geometry has {len(job.elements)}"
+        )
+    for i, (atom, element, xyz) in enumerate(
+        zip(atoms, job.elements, job.coordinates, strict=True)
+    ):
+        if label_element(atom.label) != element.capitalize():
+            raise CalculationFailed(f"atom {i}: LoProp domain {atom.label} is not a {element}")
+        offset = math.dist(atom.center_bohr, [v * BOHR_PER_ANGSTROM for v in xyz])
+        if offset > _CENTRE_TOL_BOHR:
+            raise CalculationFailed(
+                f"atom {i}: LoProp domain {atom.label} centre is {offset:.4f} bohr from the input"
+            )
+    total = sum(d.charge for d in domains)
+    if abs(total - job.charge) > _CHARGE_SUM_TOL:
+        raise CalculationFailed(
+            f"LoProp charges sum to {total:.4f} but the molecule's charge is {job.charge}"
+        )
+
+
+# --- "LoProp Charges per center" table -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CenterCharge:
+    """One column of the charges table (loprop_print.F90: 10F9.4 after a 16-column label)."""
+
+    label: str
+    nuclear: float
+    electronic: float
+    total: float
+
+
+def _row_values(line: str, where: str) -> list[float]:
+    """Fixed-width 9-character fields after the 16-character row title."""
+    body = line.rstrip()[16:]
+    fields = [body[i : i + 9].strip() for i in range(0, len(body), 9)]
+    return [_to_float(f, where) for f in fields if f]
+
+
+def _charge_groups(lines: list[str]) -> list[tuple[list[str], dict[str, list[float]]]]:
+    """Label line + Nuclear/Electronic/Total rows, repeated every 10 centres."""
+    groups: list[tuple[list[str], dict[str, list[float]]]] = []
+    for line in lines:
+        title = line[:16].strip()
+        if not line.strip():
+            continue
+        if not title:
+            groups.append((line.split(), {}))
+        elif groups and title in ("Nuclear", "Electronic", "Total"):
+            groups[-1][1][title] = _row_values(line, f"charges table, {title} row")
+        else:
+            break
+    return groups
+
+
+def parse_loprop_charges(text: str) -> list[CenterCharge]:
+    """The last "LoProp Charges per center" table (printed by RASSCF/SCF LoProp analyses).
+
+    Its centres follow the basis-set blocks of the input, not necessarily the geometry order,
+    so the proxy values come from the "Localized properties" block instead.
+    """
+    start = text.rfind(_CHARGES_HEAD)
+    if start < 0:
+        raise CalculationFailed(f"no '{_CHARGES_HEAD}' table in the output")
+    groups = _charge_groups(text[start + len(_CHARGES_HEAD) :].splitlines())
+    centres: list[CenterCharge] = []
+    for labels, rows in groups:
+        if any(len(rows.get(k, [])) != len(labels) for k in ("Nuclear", "Electronic", "Total")):
+            raise CalculationFailed(f"LoProp charges table truncated at centres {labels}")
+        for i, label in enumerate(labels):
+            nuc, ele, tot = rows["Nuclear"][i], rows["Electronic"][i], rows["Total"][i]
+            if abs(nuc + ele - tot) > 2e-4:
+                raise CalculationFailed(f"LoProp charges table: {label} columns do not add up")
+            centres.append(CenterCharge(label, nuc, ele, tot))
+    if not centres:
+        raise CalculationFailed("LoProp charges table truncated: no centres")
+    return centres
+
+
+# --- program versions ------------------------------------------------------------------
+
+_VERSION_PATTERNS = {
+    "openmolcas": re.compile(r"^\s*version:?\s+(v?\d+\.\d+\S*)\s*$", re.MULTILINE),
+    "openmolcas_patch": re.compile(r"^\s*patch level:?\s+(\S+)\s*$", re.MULTILINE),
+    "pymolcas": re.compile(r"pymolcas version\s+(\S+)"),
+}
+
+
+def program_versions(text: str, head_lines: int = 400) -> dict[str, str]:
+    """Versions from the pymolcas banner at the top of an output; {} when there is none.
+
+    The banner prints ``version <V>`` and ``patch level <P>`` lines (pymolcas' banner template);
+    a stamped build also prints ``pymolcas version <v>``. Only the head is searched, so a later
+    "version" word in a module's output is not mistaken for it. Not yet seen in a complete real
+    output: the stored real files are LoProp excerpts without the banner.
+    """
+    head = "\n".join(text.splitlines()[:head_lines])
+    found = {}
+    for name, pattern in _VERSION_PATTERNS.items():
+        match = pattern.search(head)
+        if match:
+            found[name] = match.group(1)
+    return found
+
+
+# --- template and calculator -----------------------------------------------------------
+
+
+def _read_text(path: Path, kind: str) -> str:
+    """Read an output file; a missing one means the program never ran (infrastructure)."""
+    try:
+        return path.read_text(errors="replace")
+    except FileNotFoundError as exc:
+        raise CalculationFailed(
+            f"{path.name} missing: {kind} never written", "infrastructure"
+        ) from exc
+
+
+def proxy_values(domains: Sequence[LoPropDomain], job: LoPropJob) -> dict[str, Any]:
+    """The stored result: the donor's proxy descriptors plus every atom's, for later reuse."""
+    proxy = atom_proxy(domains, job.donor_index)
+    atoms = atom_domains(domains)
+    return {
+        "atom_index": job.donor_index,
+        "label": proxy.label,
+        "atomic_number": proxy.atomic_number,
+        "charge": proxy.charge,
+        "dipole": proxy.dipole,
+        "dipole_debye": proxy.dipole_debye,
+        "polarizability": proxy.polarizability,
+        "atom_labels": [a.label for a in atoms],
+        "atom_charges": [a.charge for a in atoms],
+        "atom_dipoles": [a.dipole_magnitude for a in atoms],
+        "atom_polarizabilities": [a.isotropic_polarizability for a in atoms],
+    }
+
+
+@dataclass(frozen=True)
+class LoPropTemplate:
+    """Pure part: writes <project>.xyz/.input/.job.json, parses <project>.log."""
+
+    settings: LoPropSettings = field(default_factory=LoPropSettings)
+    project: str = "loprop"  # file stem; never derived from a SMILES
+    program: str = field(default=PROGRAM, init=False)
+
+    def __post_init__(self) -> None:
+        if not _PROJECT.fullmatch(self.project):
+            raise ValueError(f"project name {self.project!r} must match {_PROJECT.pattern}")
+
+    def write_inputs(self, item: LoPropJob, workdir: Path) -> list[str]:
+        """Write the geometry, the input and the job record; return pymolcas' arguments."""
+        validate_job(item)
+        xyz, inp = f"{self.project}.xyz", f"{self.project}.input"
+        comment = f"{self.project}: charge {item.charge} multiplicity {item.multiplicity}"
+        (workdir / xyz).write_text(xyz_text(item.elements, item.coordinates, comment))
+        (workdir / inp).write_text(input_text(xyz, item.charge, item.multiplicity, self.settings))
+        (workdir / f"{self.project}.job.json").write_text(json.dumps(asdict(item), indent=1))
+        return [inp]
+
+    def output_name(self) -> str:
+        return f"{self.project}.log"
+
+    def _job(self, workdir: Path) -> LoPropJob:
+        data = json.loads(_read_text(workdir / f"{self.project}.job.json", "job record"))
+        data["elements"] = tuple(data["elements"])
+        data["coordinates"] = tuple(tuple(row) for row in data["coordinates"])
+        return LoPropJob(**data)
+
+    def parse(self, workdir: Path) -> dict[str, Any]:
+        """Proxy values of the job's donor atom, after checking the output matches the job."""
+        job = self._job(workdir)
+        domains = parse_localized_properties(_read_text(workdir / self.output_name(), "output"))
+        check_against_job(domains, job)
+        return proxy_values(domains, job)
+
+    def program_versions(self, workdir: Path) -> dict[str, str]:
+        path = workdir / self.output_name()
+        return program_versions(path.read_text(errors="replace")) if path.exists() else {}
+
+
+@dataclass(frozen=True)
+class OpenMolcasLoProp:
+    """HPC proxy calculator: OpenMolcas KS-DFT + LoProp, run through a Launcher."""
+
+    settings: LoPropSettings = field(default_factory=LoPropSettings)
+    launcher: Launcher = field(default_factory=SubprocessLauncher)
+    name: str = field(default="openmolcas_loprop", init=False)
+    version: str = field(default="1", init=False)
+
+    @property
+    def method(self) -> str:
+        rel = f" {self.settings.relativistic}" if self.settings.relativistic else ""
+        return f"OpenMolcas KS-DFT {self.settings.functional}/{self.settings.basis}{rel} + LoProp"
+
+    @property
+    def template(self) -> LoPropTemplate:
+        return LoPropTemplate(self.settings)
+
+    def canonical_input(self, item: LoPropJob) -> dict[str, Any]:
+        """Everything the result depends on; coordinates rounded to 1e-6 Angstrom."""
+        return {
+            "elements": [e.capitalize() for e in item.elements],
+            "coordinates": [[round(float(v), 6) for v in row] for row in item.coordinates],
+            "charge": item.charge,
+            "multiplicity": item.multiplicity,
+            "donor_index": item.donor_index,
+            "settings": asdict(self.settings),
+        }
+
+    def run(self, item: LoPropJob, workdir: Path | None = None) -> CalcResult:
+        """Write, launch, parse; a scratch directory is made (and kept) when none is given."""
+        where = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="openmolcas_loprop_"))
+        template = self.template
+        return run_program(
+            self, template, item, where, self.launcher, UNITS, template.program_versions
+        )
