@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from flows.cli_model import app as model_app
 from flows.settings import get_settings
 
 app = typer.Typer(
@@ -20,6 +21,7 @@ corpus_app = typer.Typer(
     help="The ligand corpus: every N/O donor ligand derived from QM9.", no_args_is_help=True
 )
 app.add_typer(corpus_app, name="corpus")
+app.add_typer(model_app, name="model")
 
 
 def _fail(message: str) -> None:

@@ -1,0 +1,28 @@
+"""Training tables for the semi-supervised VAE: corpus SMILES + proxy labels where known."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from gauss.train import PROXY_TARGETS
+
+
+def training_table(
+    corpus: pd.DataFrame, labels: pd.DataFrame, n_unlabelled: int, seed: int = 0
+) -> pd.DataFrame:
+    """Labelled ligands (status ok) plus a seeded random draw of unlabelled corpus ligands.
+
+    Unlabelled rows carry NaN targets, so they train the autoencoder but not the property head
+    (the paper's semi-supervised set-up). Rows are shuffled deterministically.
+    """
+    ok = labels[labels["status"] == "ok"]
+    ok = ok[["smiles", *PROXY_TARGETS]].drop_duplicates("smiles")
+    pool = corpus.loc[~corpus["smiles"].isin(ok["smiles"]), ["smiles"]]
+    n_unlabelled = min(n_unlabelled, len(pool))
+    rng = np.random.default_rng(seed)
+    extra = pool.iloc[np.sort(rng.choice(len(pool), n_unlabelled, replace=False))]
+    table = pd.concat([ok, extra], ignore_index=True)
+    table[list(PROXY_TARGETS)] = table[list(PROXY_TARGETS)].astype("float64")
+    order = rng.permutation(len(table))
+    return table.iloc[order].reset_index(drop=True)
