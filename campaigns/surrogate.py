@@ -7,9 +7,11 @@ in each round's metrics so a poor map is visible.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
 from sklearn.model_selection import KFold
@@ -38,7 +40,9 @@ def fit_surrogate(z: np.ndarray, y: np.ndarray, seed: int = 0) -> Surrogate:
     mean, scale = float(y.mean()), float(y.std()) or 1.0
     kernel = ConstantKernel(1.0) * RBF(length_scale=3.0) + WhiteKernel(0.1)
     gp = GaussianProcessRegressor(kernel, normalize_y=False, random_state=seed)
-    gp.fit(z, (y - mean) / scale)
+    with warnings.catch_warnings():  # a noise level at its bound is a fit, not a problem
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        gp.fit(z, (y - mean) / scale)
     return Surrogate(gp, mean, scale)
 
 

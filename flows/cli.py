@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from flows.cli_calc import app as calc_app
+from flows.cli_campaign import app as campaign_app
 from flows.cli_model import app as model_app
 from flows.settings import get_settings
 
@@ -24,6 +25,7 @@ corpus_app = typer.Typer(
 app.add_typer(corpus_app, name="corpus")
 app.add_typer(model_app, name="model")
 app.add_typer(calc_app, name="calc")
+app.add_typer(campaign_app, name="campaign")
 
 
 def _fail(message: str) -> None:

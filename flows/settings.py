@@ -10,7 +10,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from gauss import corpus
+from gauss import corpus as corpus_mod
 
 
 class Settings(BaseSettings):
@@ -18,9 +18,12 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="GAUSS_", extra="forbid")
 
-    corpus_source: Path = Field(corpus.DEFAULT_SOURCE, description="QM9 source CSV(.gz)")
-    corpus: Path = Field(corpus.DEFAULT_OUT, description="ligand corpus Parquet")
+    corpus_source: Path = Field(corpus_mod.DEFAULT_SOURCE, description="QM9 source CSV(.gz)")
+    corpus: Path = Field(corpus_mod.DEFAULT_OUT, description="ligand corpus Parquet")
     workers: int = Field(0, ge=0, description="local worker processes; 0 = all cores")
+    store: Path = Field(
+        corpus_mod.REPO_ROOT / "store", description="root directory of the campaign stores"
+    )
 
 
 def get_settings() -> Settings:

@@ -20,3 +20,4 @@ def qm9_head(tmp_path_factory) -> Path:
 
 
 QM9_LIGANDS_SAMPLE = REPO / "tests" / "fixtures" / "ligands_sample.parquet"
+SHIPPED_MODEL = REPO / "models" / "gauss2-proxy" / "model.pt"

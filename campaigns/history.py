@@ -1,0 +1,98 @@
+"""Reading a campaign back: round table, one round in detail, exports, plots (store only)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from campaigns import plots
+from storage.store import CampaignStore
+
+
+def history(store: CampaignStore) -> pd.DataFrame:
+    """One row per committed round with its headline metrics."""
+    rows = []
+    for r in store.rounds():
+        m = r.manifest.get("metrics", {})
+        new = m.get("new") or m.get("initial") or {}
+        rows.append(
+            {
+                "round": r.round,
+                "committed_at": r.committed_at,
+                "seeds": len(r.manifest.get("seeds", [])),
+                "candidates": m.get("candidates", 0),
+                "calculations": m.get("calculations", 0),
+                "failed": m.get("failed", 0),
+                "median_gap_1": new.get("median"),
+                "max_gap_1": new.get("max"),
+                "best_gap_1": m.get("best_gap_1"),
+                "seed_sample_r2": m.get("seed_sample_r2"),
+                "surrogate_cv_r2": m.get("surrogate_cv_r2"),
+                "method": r.manifest.get("calculator", {}).get("name"),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def show(store: CampaignStore, k: int) -> dict[str, Any]:
+    """Seeds, candidates and results of round k, as committed."""
+    rounds = {r.round: r for r in store.rounds()}
+    if k not in rounds:
+        raise ValueError(f"campaign {store.name!r} has no committed round {k}")
+    labels = store.read("labels", round=k)
+    labels = labels[labels["round"] == k]
+    cands = store.read("candidates", round=k)
+    cands = cands[cands["round"] == k] if "round" in cands.columns else cands
+    return {
+        "round": k,
+        "manifest": rounds[k].manifest,
+        "seeds": rounds[k].manifest.get("seeds", []),
+        "candidates": cands.drop(columns=["round"], errors="ignore").to_dict("records"),
+        "results": labels.drop(columns=["round"], errors="ignore").to_dict("records"),
+    }
+
+
+def export(store: CampaignStore, k: int, out: Path) -> Path:
+    """Labels of every ligand known as of round k (with origin and seed) to Parquet."""
+    labels = store.read("labels", round=k)
+    ligands = store.read("ligands", round=k)[["smiles", "origin", "seed", "canonical_smiles"]]
+    table = labels.merge(ligands.drop_duplicates("smiles"), on="smiles", how="left")
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    table.to_parquet(out, index=False)
+    return out
+
+
+def round_plots(store: CampaignStore, k: int) -> list[Path]:
+    """Write the latent map and KD-shift PNGs of round k into the campaign's plots/ folder."""
+    info = show(store, k)
+    out = store.path / "plots"
+    method = info["manifest"].get("calculator", {}).get("method", "")
+    paths = []
+    lat = store.read("latent", round=k)
+    if "round" in lat.columns and (lat["round"] == k).any():
+        paths.append(
+            plots.latent_plot(
+                lat[lat["round"] == k],
+                out / f"round-{k:03d}-latent.png",
+                f"{store.name} round {k}: latent map (first KD gap)",
+            )
+        )
+    initial = store.read("labels", round=0)["gap_1"].to_numpy(dtype=float)
+    labels = store.read("labels", round=k)
+    seeds = labels[labels["smiles"].isin(info["seeds"])]["gap_1"].to_numpy(dtype=float)
+    new = np.array([r["gap_1"] for r in info["results"]], dtype=float) if k > 0 else np.array([])
+    paths.append(
+        plots.kd_shift_plot(
+            initial,
+            seeds,
+            new,
+            out / f"round-{k:03d}-kd.png",
+            f"{store.name} round {k}: first KD gap",
+            method,
+        )
+    )
+    return paths

@@ -1,0 +1,162 @@
+"""`gauss campaign …`: create, run and inspect campaigns (history reads the store only)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from flows.settings import get_settings
+
+app = typer.Typer(help="Campaigns: init, run, history, show, export, plot.", no_args_is_help=True)
+Format = Annotated[str, typer.Option("--format", help="table or json")]
+
+
+def _fail(message: str) -> None:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(2)
+
+
+def _store(name: str):
+    from storage.store import CampaignStore
+
+    try:
+        store = CampaignStore(get_settings().store, name)
+    except ValueError as exc:
+        _fail(str(exc))
+    if not store.exists():
+        _fail(f"no campaign {name!r} under {get_settings().store}")
+    return store
+
+
+def _spec(path: Path):
+    from campaigns.spec import SpecError, load_spec
+
+    try:
+        return load_spec(path)
+    except SpecError as exc:
+        _fail(str(exc))
+
+
+@app.command("init")
+def init_cmd(spec: Annotated[Path, typer.Argument(help="campaign spec YAML")]) -> None:
+    """Create the campaign and its round 0 (the initial set labelled with KD gaps)."""
+    from campaigns.rounds import init_campaign
+    from campaigns.spec import SpecError
+    from flows.context import build_context
+    from storage.errors import StoreError
+
+    s = _spec(spec)
+    try:
+        ctx = build_context(s, get_settings(), need_model=False, progress=typer.echo)
+        metrics = init_campaign(ctx)
+    except (SpecError, StoreError) as exc:
+        _fail(str(exc))
+    typer.echo(json.dumps(metrics, indent=2, default=str))
+
+
+@app.command("run")
+def run_cmd(
+    spec: Annotated[Path, typer.Argument(help="campaign spec YAML")],
+    rounds: Annotated[int, typer.Option(help="rounds to run after round 0")] = 1,
+    workers: Annotated[int, typer.Option(help="local worker processes (0 = settings)")] = 0,
+) -> None:
+    """Initialise if needed, then run rounds until --rounds, the budget or the stopping rule."""
+    from campaigns.executors import LocalExecutor
+    from campaigns.rounds import init_campaign, run_round, should_stop
+    from campaigns.spec import SpecError
+    from flows.context import build_context
+    from storage.errors import StoreError
+
+    s = _spec(spec)
+    settings = get_settings()
+    try:
+        executor = LocalExecutor(workers) if workers else None
+        ctx = build_context(s, settings, executor=executor, progress=typer.echo)
+        if not ctx.store.exists() or ctx.store.last_round() is None:
+            init_campaign(ctx)
+        for _ in range(rounds):
+            reason = should_stop(ctx)
+            if reason:
+                typer.echo(f"stopping: {reason}")
+                break
+            m = run_round(ctx)
+            typer.echo(
+                f"round {ctx.store.last_round()}: {m['candidates']} candidates, "
+                f"{m['failed']} failed, new median gap_1 {m['new'].get('median')}, "
+                f"best {m['best_gap_1']:.1f}"
+            )
+    except (SpecError, StoreError, ValueError) as exc:
+        _fail(str(exc))
+    _print_history(ctx.store, "table")
+
+
+def _print_history(store, fmt: str) -> None:
+    from campaigns.history import history
+
+    table = history(store)
+    if fmt == "json":
+        typer.echo(table.to_json(orient="records", indent=2))
+    else:
+        typer.echo(table.to_string(index=False))
+
+
+@app.command("history")
+def history_cmd(name: str, fmt: Format = "table") -> None:
+    """A table of committed rounds and their metrics."""
+    _print_history(_store(name), fmt)
+
+
+@app.command("show")
+def show_cmd(
+    name: str,
+    round: Annotated[int, typer.Option("--round", help="round number")],
+    fmt: Format = "table",
+) -> None:
+    """Seeds, candidates and results of one round, as committed."""
+    import pandas as pd
+
+    from campaigns.history import show
+
+    try:
+        info = show(_store(name), round)
+    except ValueError as exc:
+        _fail(str(exc))
+    if fmt == "json":
+        typer.echo(json.dumps(info, indent=2, default=str))
+        return
+    typer.echo(f"round {round}: seeds {len(info['seeds'])}")
+    for smi in info["seeds"]:
+        typer.echo(f"  seed {smi}")
+    results = pd.DataFrame(info["results"])
+    if len(results):
+        cols = [c for c in ("smiles", "status", "gap_1", "gap_7", "reason") if c in results]
+        typer.echo(results[cols].to_string(index=False))
+
+
+@app.command("export")
+def export_cmd(
+    name: str,
+    round: Annotated[int, typer.Option("--round", help="round number")],
+    out: Annotated[Path, typer.Option(help="Parquet file")],
+) -> None:
+    """Every labelled ligand as of a round (with origin and seed) to Parquet."""
+    from campaigns.history import export
+
+    typer.echo(f"wrote {export(_store(name), round, out)}")
+
+
+@app.command("plot")
+def plot_cmd(
+    name: str, round: Annotated[int, typer.Option("--round", help="round number")]
+) -> None:
+    """Latent map and KD-shift PNGs of one round, into the campaign's plots/ folder."""
+    from campaigns.history import round_plots
+
+    try:
+        for path in round_plots(_store(name), round):
+            typer.echo(f"wrote {path}")
+    except ValueError as exc:
+        _fail(str(exc))

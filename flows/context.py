@@ -1,0 +1,60 @@
+"""Build a campaign's RoundContext from its spec and the settings (corpus, model, calculator).
+
+The only place that maps spec choices (embedded | hpc calculators, execution profile) to
+concrete objects, so the CLI, the Prefect flows and the tests build rounds the same way.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+from calculators.kd_embedded import EmbeddedKD
+from campaigns.executors import Executor, LocalExecutor
+from campaigns.rounds import RoundContext
+from campaigns.spec import CampaignSpec, SpecError
+from flows.settings import Settings
+from gauss import corpus
+from gauss.model import load_checkpoint
+from storage.store import CampaignStore
+
+
+def kd_calculator(spec: CampaignSpec):
+    """The KD calculator the spec asks for."""
+    if spec.calculators.kd == "embedded":
+        return EmbeddedKD(relax=spec.calculators.relax)
+    from calculators.kd_orca import OrcaKD
+
+    return OrcaKD()
+
+
+def build_context(
+    spec: CampaignSpec,
+    settings: Settings,
+    executor: Executor | None = None,
+    need_model: bool = True,
+    progress: Callable[[str], None] | None = None,
+) -> RoundContext:
+    """Load corpus and model once and wire the calculator, executor and store."""
+    try:
+        corpus_df = corpus.load(spec.corpus)
+    except corpus.CorpusError as exc:
+        raise SpecError(f"corpus: {exc}") from None
+    model = None
+    if need_model:
+        try:
+            model = load_checkpoint(spec.model)
+        except FileNotFoundError as exc:
+            raise SpecError(f"model: {exc}") from None
+    workers = settings.workers or os.cpu_count() or 1
+    ctx = RoundContext(
+        spec=spec,
+        store=CampaignStore(settings.store, spec.name),
+        calc=kd_calculator(spec),
+        executor=executor or LocalExecutor(workers),
+        corpus=corpus_df,
+        model=model,
+    )
+    if progress is not None:
+        ctx.progress = progress
+    return ctx
