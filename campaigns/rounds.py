@@ -271,37 +271,52 @@ def plan_round(ctx: RoundContext, k: int) -> RoundPlan:
 
 def run_round(ctx: RoundContext) -> dict[str, Any]:
     """Run the next round end to end and commit it; returns its metrics."""
-    store = ctx.store
-    with store.writer():
-        last = store.last_round()
-        if last is None:
-            raise ValueError(f"campaign {ctx.spec.name!r} has no round 0: run init first")
-        k = last + 1
+    with ctx.store.writer():
+        k = next_round(ctx)
         t0 = time.perf_counter()
         plan = plan_round(ctx, k)
         t1 = time.perf_counter()
-        new = plan.chosen["ligand"].tolist()
-        ctx.progress(f"round {k}: {len(plan.seeds)} seeds, {len(new)} new candidates")
-        records = compute(ctx, k, new)
+        records = compute(ctx, k, plan.chosen["ligand"].tolist())
         t2 = time.perf_counter()
-        labels = label_rows(new, records)
-        calcs = _calculations(records)
-        seed_gap = dict(zip(plan.seeds["smiles"], plan.seeds["gap_1"], strict=True))
-        sample_seed = plan.chosen["seed_id"].tolist()
-        z_new = sampling.encode_smiles(ctx.model, new) if new else np.zeros((0, 32))
-        round_metrics = _round_metrics(ctx, k, plan, labels, calcs, seed_gap, sample_seed)
-        round_metrics["seconds"] = {"plan": t1 - t0, "compute": t2 - t1}
-        tables = {
-            "ligands": _ligand_rows(new, "sampled", sample_seed),
-            "labels": labels,
-            "calculations": calcs,
-            "candidates": plan.chosen[
-                ["seed_id", "sigma", "step", "ligand", "canonical_smiles"]
-            ].rename(columns={"seed_id": "seed", "ligand": "smiles"}),
-            "latent": _latent_rows(plan, new, z_new),
-        }
-        manifest = _manifest(ctx, k, round_metrics, plan.seeds["smiles"].tolist())
-        store.commit_round(k, tables, manifest)
+        return ingest_round(ctx, k, plan, records, {"plan": t1 - t0, "compute": t2 - t1})
+
+
+def next_round(ctx: RoundContext) -> int:
+    """Number of the round to run next (round 0 must be committed)."""
+    last = ctx.store.last_round()
+    if last is None:
+        raise ValueError(f"campaign {ctx.spec.name!r} has no round 0: run init first")
+    return last + 1
+
+
+def ingest_round(
+    ctx: RoundContext,
+    k: int,
+    plan: RoundPlan,
+    records: Sequence[dict[str, Any]],
+    seconds: dict[str, float] | None = None,
+) -> dict[str, Any]:
+    """Commit round k (all tables and the manifest at once) and return its metrics."""
+    new = plan.chosen["ligand"].tolist()
+    labels = label_rows(new, records)
+    calcs = _calculations(records)
+    seed_gap = dict(zip(plan.seeds["smiles"], plan.seeds["gap_1"], strict=True))
+    sample_seed = plan.chosen["seed_id"].tolist()
+    z_new = sampling.encode_smiles(ctx.model, new) if new else np.zeros((0, 32))
+    round_metrics = _round_metrics(ctx, k, plan, labels, calcs, seed_gap, sample_seed)
+    round_metrics["seconds"] = dict(seconds or {})
+    tables = {
+        "ligands": _ligand_rows(new, "sampled", sample_seed),
+        "labels": labels,
+        "calculations": calcs,
+        "candidates": plan.chosen[
+            ["seed_id", "sigma", "step", "ligand", "canonical_smiles"]
+        ].rename(columns={"seed_id": "seed", "ligand": "smiles"}),
+        "latent": _latent_rows(plan, new, z_new),
+    }
+    manifest = _manifest(ctx, k, round_metrics, plan.seeds["smiles"].tolist())
+    ctx.store.commit_round(k, tables, manifest)
+    ctx.progress(f"round {k} committed: {len(new)} candidates, {round_metrics['failed']} failed")
     return round_metrics
 
 

@@ -6,6 +6,7 @@ Nothing else in the code base reads os.environ; lower layers receive values as a
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -21,6 +22,9 @@ class Settings(BaseSettings):
     corpus_source: Path = Field(corpus_mod.DEFAULT_SOURCE, description="QM9 source CSV(.gz)")
     corpus: Path = Field(corpus_mod.DEFAULT_OUT, description="ligand corpus Parquet")
     workers: int = Field(0, ge=0, description="local worker processes; 0 = all cores")
+    executor: Literal["parsl", "process"] = Field(
+        "parsl", description="fan-out engine: Parsl (profiles) or a plain local process pool"
+    )
     store: Path = Field(
         corpus_mod.REPO_ROOT / "store", description="root directory of the campaign stores"
     )

@@ -1,0 +1,169 @@
+"""Prefect flows: thin wrappers that run the campaigns/ functions stage by stage as tasks.
+
+Tasks carry no Prefect cache (NO_CACHE): our own keys already make every stage idempotent —
+calculations are keyed by content hash and journaled, rounds commit atomically — and Prefect's
+default cache key includes the flow-run id, which would recompute everything anyway.
+Calculations fan out through the executor of the execution profile, in batches, from inside
+the compute task (never one Prefect task per molecule).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import (
+    create_image_artifact,
+    create_markdown_artifact,
+    create_table_artifact,
+)
+from prefect.cache_policies import NO_CACHE
+
+from campaigns import history, rounds
+from campaigns.executors import Executor, LocalExecutor
+from campaigns.spec import CampaignSpec
+from flows.context import build_context
+from flows.settings import get_settings
+from storage.store import CampaignStore
+
+
+@contextlib.contextmanager
+def make_executor(profile: str, run_dir: Path) -> Iterator[Executor]:
+    """The executor of an execution profile: Parsl (local HTEX, Slurm, PBS), cleaned up after."""
+    settings = get_settings()
+    if settings.executor == "process":
+        yield LocalExecutor(settings.workers or 2)
+        return
+    from flows.parsl_exec import ParslExecutor, load_profile
+
+    with ParslExecutor(load_profile(profile), run_dir) as executor:
+        yield executor
+
+
+def _logger_progress():
+    logger = get_run_logger()
+    return lambda msg: logger.info(msg)
+
+
+@task(name="init-campaign", cache_policy=NO_CACHE)
+def init_task(ctx: rounds.RoundContext) -> dict[str, Any]:
+    return rounds.init_campaign(ctx)
+
+
+@task(name="plan-round", cache_policy=NO_CACHE)
+def plan_task(ctx: rounds.RoundContext, k: int) -> rounds.RoundPlan:
+    """Map the labelled set, choose seeds, LP-sample and filter candidates."""
+    return rounds.plan_round(ctx, k)
+
+
+@task(name="compute", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=5)
+def compute_task(ctx: rounds.RoundContext, k: int, ligands: list[str]) -> list[dict]:
+    """Run the KD calculations; a retry re-runs only what the journal does not hold."""
+    return rounds.compute(ctx, k, ligands)
+
+
+@task(name="ingest-round", cache_policy=NO_CACHE)
+def ingest_task(ctx, k: int, plan: rounds.RoundPlan, records: list[dict]) -> dict[str, Any]:
+    return rounds.ingest_round(ctx, k, plan, records)
+
+
+def _png_data_url(path: Path) -> str:
+    return "data:image/png;base64," + base64.b64encode(Path(path).read_bytes()).decode()
+
+
+@task(name="round-artifacts", cache_policy=NO_CACHE)
+def artifacts_task(store: CampaignStore, k: int) -> list[str]:
+    """Markdown summary, best-candidates table and plots of round k, visible in the UI."""
+    info = history.show(store, k)
+    m = info["manifest"].get("metrics", {})
+    method = info["manifest"].get("calculator", {}).get("method", "")
+    key = f"{store.name}-round-{k}"
+    new = m.get("new") or m.get("initial") or {}
+    summary = [
+        f"# {store.name}: round {k}",
+        f"KD values computed by: **{method}**",
+        "",
+        "| metric | value |",
+        "|---|---|",
+        f"| seeds | {len(info['seeds'])} |",
+        f"| candidates computed | {m.get('calculations', 0)} |",
+        f"| failed | {m.get('failed', 0)} ({m.get('failure_rate', 0):.0%}) |",
+        f"| median first gap of new ligands (cm⁻¹) | {new.get('median', float('nan')):.1f} |",
+        f"| best first gap so far (cm⁻¹) | {m.get('best_gap_1') or float('nan'):.1f} |",
+        f"| seed-vs-sample R² | {m.get('seed_sample_r2', float('nan')):.2f} |",
+        f"| surrogate CV R² | {m.get('surrogate_cv_r2', float('nan')):.2f} |",
+    ]
+    if m.get("failures"):
+        summary += ["", "Failures by reason:", ""]
+        summary += [f"- {reason}: {n}" for reason, n in m["failures"].items()]
+    ids = [str(create_markdown_artifact("\n".join(summary), key=key, description="summary"))]
+    best = sorted(
+        (r for r in info["results"] if r.get("status") == "ok"),
+        key=lambda r: -(r.get("gap_1") or 0),
+    )[:20]
+    seeds = {c["smiles"]: c["seed"] for c in info["candidates"]}
+    table = [
+        {
+            "smiles": r["smiles"],
+            "gap_1": round(r["gap_1"], 1),
+            "gap_7": round(r["gap_7"], 1),
+            "seed": seeds.get(r["smiles"], ""),
+        }
+        for r in best
+    ]
+    if table:
+        ids.append(str(create_table_artifact(table, key=f"{key}-best", description="best")))
+    for path in history.round_plots(store, k):
+        ids.append(
+            str(
+                create_image_artifact(
+                    _png_data_url(path), key=f"{key}-{path.stem[10:]}", description=path.name
+                )
+            )
+        )
+    return ids
+
+
+def _context(spec: CampaignSpec, executor: Executor, need_model: bool) -> rounds.RoundContext:
+    return build_context(spec, get_settings(), executor, need_model, _logger_progress())
+
+
+@flow(name="run-round", log_prints=True)
+def run_round_flow(campaign: str, profile: str | None = None) -> dict[str, Any]:
+    """One round of an existing campaign (the scheduled, unattended unit of work)."""
+    store = CampaignStore(get_settings().store, campaign)
+    spec = CampaignSpec.model_validate(store.spec())
+    with make_executor(profile or spec.profile, store.path / "runinfo") as executor:
+        ctx = _context(spec, executor, need_model=True)
+        reason = rounds.should_stop(ctx)
+        if reason:
+            get_run_logger().info("campaign %s: not running a round: %s", campaign, reason)
+            return {"stopped": reason}
+        with ctx.store.writer():
+            k = rounds.next_round(ctx)
+            plan = plan_task(ctx, k)
+            records = compute_task(ctx, k, plan.chosen["ligand"].tolist())
+            metrics = ingest_task(ctx, k, plan, records)
+    artifacts_task(ctx.store, k)
+    return metrics
+
+
+@flow(name="run-campaign", log_prints=True)
+def run_campaign(spec: CampaignSpec, rounds_to_run: int = 1) -> list[dict[str, Any]]:
+    """Create the campaign if needed (round 0), then run rounds until the count or a stop rule."""
+    store = CampaignStore(get_settings().store, spec.name)
+    results: list[dict[str, Any]] = []
+    if not store.exists() or store.last_round() is None:
+        with make_executor(spec.profile, store.path / "runinfo") as executor:
+            results.append(init_task(_context(spec, executor, need_model=False)))
+        artifacts_task(store, 0)
+    for _ in range(rounds_to_run):
+        metrics = run_round_flow(spec.name)
+        results.append(metrics)
+        if "stopped" in metrics:
+            break
+    return results
