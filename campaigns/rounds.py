@@ -185,7 +185,24 @@ def init_campaign(ctx: RoundContext) -> dict[str, Any]:
     return round_metrics
 
 
+def json_safe(value: Any) -> Any:
+    """Manifests are plain JSON: NaN/inf (e.g. an R^2 of too few points) become None."""
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if isinstance(value, float | np.floating):
+        return float(value) if np.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
 def _manifest(ctx: RoundContext, k: int, round_metrics: dict, seeds: list[str]) -> dict:
+    return json_safe(_manifest_fields(ctx, k, round_metrics, seeds))
+
+
+def _manifest_fields(ctx: RoundContext, k: int, round_metrics: dict, seeds: list[str]) -> dict:
     spec = ctx.spec
     model_path = Path(spec.model)
     return {

@@ -38,9 +38,19 @@ def make_executor(profile: str, run_dir: Path) -> Iterator[Executor]:
     if settings.executor == "process":
         yield LocalExecutor(settings.workers or 2)
         return
-    from flows.parsl_exec import ParslExecutor, load_profile
+    from flows.parsl_exec import ParslExecutor
+    from flows.profiles import LocalProfile, ProfileError, load_profiles_file
 
-    with ParslExecutor(load_profile(profile), run_dir) as executor:
+    if settings.profiles is not None:
+        chosen = load_profiles_file(settings.profiles, profile)
+    elif profile == "local":
+        chosen = LocalProfile(cores=settings.workers or None)
+    else:
+        raise ProfileError(
+            f"profile {profile!r} needs its settings: point GAUSS_PROFILES at a profiles YAML "
+            "(see examples/profiles.yaml)"
+        )
+    with ParslExecutor(chosen, run_dir, chunk_size=8) as executor:
         yield executor
 
 
@@ -71,6 +81,13 @@ def ingest_task(ctx, k: int, plan: rounds.RoundPlan, records: list[dict]) -> dic
     return rounds.ingest_round(ctx, k, plan, records)
 
 
+def _fmt(value: Any, spec: str = ".1f") -> str:
+    """Numbers for the summary; missing or undefined metrics read 'n/a'."""
+    if value is None or (isinstance(value, float) and value != value):
+        return "n/a"
+    return format(value, spec)
+
+
 def _png_data_url(path: Path) -> str:
     return "data:image/png;base64," + base64.b64encode(Path(path).read_bytes()).decode()
 
@@ -91,11 +108,11 @@ def artifacts_task(store: CampaignStore, k: int) -> list[str]:
         "|---|---|",
         f"| seeds | {len(info['seeds'])} |",
         f"| candidates computed | {m.get('calculations', 0)} |",
-        f"| failed | {m.get('failed', 0)} ({m.get('failure_rate', 0):.0%}) |",
-        f"| median first gap of new ligands (cm⁻¹) | {new.get('median', float('nan')):.1f} |",
-        f"| best first gap so far (cm⁻¹) | {m.get('best_gap_1') or float('nan'):.1f} |",
-        f"| seed-vs-sample R² | {m.get('seed_sample_r2', float('nan')):.2f} |",
-        f"| surrogate CV R² | {m.get('surrogate_cv_r2', float('nan')):.2f} |",
+        f"| failed | {m.get('failed', 0)} ({_fmt(m.get('failure_rate', 0), '.0%')}) |",
+        f"| median first gap of new ligands (cm⁻¹) | {_fmt(new.get('median'))} |",
+        f"| best first gap so far (cm⁻¹) | {_fmt(m.get('best_gap_1'))} |",
+        f"| seed-vs-sample R² | {_fmt(m.get('seed_sample_r2'), '.2f')} |",
+        f"| surrogate CV R² | {_fmt(m.get('surrogate_cv_r2'), '.2f')} |",
     ]
     if m.get("failures"):
         summary += ["", "Failures by reason:", ""]

@@ -11,6 +11,7 @@ import typer
 from flows.cli_calc import app as calc_app
 from flows.cli_campaign import app as campaign_app
 from flows.cli_model import app as model_app
+from flows.cli_server import server
 from flows.settings import get_settings
 
 app = typer.Typer(
@@ -26,6 +27,7 @@ app.add_typer(corpus_app, name="corpus")
 app.add_typer(model_app, name="model")
 app.add_typer(calc_app, name="calc")
 app.add_typer(campaign_app, name="campaign")
+app.command("server")(server)
 
 
 def _fail(message: str) -> None:

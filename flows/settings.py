@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     executor: Literal["parsl", "process"] = Field(
         "parsl", description="fan-out engine: Parsl (profiles) or a plain local process pool"
     )
+    profiles: Path | None = Field(
+        None, description="YAML file of execution profiles (local/slurm/pbs sections)"
+    )
     store: Path = Field(
         corpus_mod.REPO_ROOT / "store", description="root directory of the campaign stores"
     )

@@ -44,11 +44,13 @@ def _spec(name, **extra):
 
 
 @pytest.mark.integration
-def test_run_campaign_flow_commits_rounds_and_artifacts(prefect_api, tmp_path, monkeypatch):
+def test_run_campaign_flow_through_parsl_commits_rounds_and_artifacts(
+    prefect_api, tmp_path, monkeypatch
+):
     from flows.campaign_flows import run_campaign
 
     monkeypatch.setenv("GAUSS_STORE", str(tmp_path / "store"))
-    monkeypatch.setenv("GAUSS_EXECUTOR", "process")
+    monkeypatch.setenv("GAUSS_EXECUTOR", "parsl")  # the default: local HTEX workers
     monkeypatch.setenv("GAUSS_WORKERS", "2")
     results = run_campaign(_spec("flowtest"), rounds_to_run=1)
     assert len(results) == 2 and results[0]["calculations"] == 12

@@ -207,3 +207,12 @@ def test_round_needs_a_model_and_round_zero(tmp_path, corpus, model):
     fresh.store.create(fresh.spec.model_dump(mode="json"))
     with pytest.raises(ValueError, match="no round 0"):
         run_round(fresh)
+
+
+def test_tiny_round_with_undefined_metrics_still_commits(tmp_path, corpus, model):
+    """Too few labels for a cross-validated R^2: the manifest records None, not NaN."""
+    ctx = _ctx(tmp_path, corpus, model, initial_size=6, seeds_per_round=1)
+    init_campaign(ctx)
+    m = run_round(ctx)
+    assert m["surrogate_cv_r2"] != m["surrogate_cv_r2"]  # NaN in the returned metrics
+    assert ctx.store.rounds()[1].manifest["metrics"]["surrogate_cv_r2"] is None

@@ -1,0 +1,259 @@
+"""Run calculations through Parsl: ParslExecutor.map for calculators, ParslLauncher for programs.
+
+`ParslExecutor` implements campaigns.executors.Executor. Items travel in chunks (one Parsl
+python app call runs `chunk_size` molecules; the calculator object is pickled to the worker), and
+only a bounded window of chunks is in flight, so 10k molecules are a few hundred futures and the
+orchestrator's memory does not grow with the round. Results are yielded as chunks complete.
+
+Retry design: infrastructure failures are retried by Parsl itself. `parsl_config` sets
+`retries=profile.infra_retries` and a `retry_handler` that charges one retry for a lost manager,
+lost worker or executor in a bad state (walltime and `scancel` show up as ManagerLost) and an
+infinite cost for anything else. Parsl then resubmits the *same* task (no new future, no
+bookkeeping here) and the same rule covers `ParslLauncher`'s bash apps. Chemistry failures never
+reach that handler: calculators return them as failed CalcResults inside the chunk, so they are
+not retried here and spend nothing. When the infrastructure retries are exhausted, every molecule
+of the chunk becomes a failed result with failure_kind "infrastructure" and the Parsl cause; the
+round logic may try those keys again later without touching their chemistry budget. A chunk that
+is resubmitted runs all its molecules again (calculations are keyed and deterministic).
+Any other exception from a chunk (a bug in a calculator) is raised, as SerialExecutor does.
+
+Lifetime: like `with parsl.load(cfg):`, but without Parsl's global default kernel: each executor
+owns its DataFlowKernel for the span of its `with` block and cleans it up on exit, even on an
+exception, so no interchange or worker pool outlives it, and two executors (or a test's own) can
+be open at once.
+"""
+
+from __future__ import annotations
+
+import shlex
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from itertools import islice
+from pathlib import Path
+from types import TracebackType
+from typing import Any, TypeVar
+
+from parsl.app.app import bash_app, python_app
+from parsl.app.errors import BashExitFailure
+from parsl.dataflow.dflow import DataFlowKernel
+
+from calculators.base import (
+    CalcResult,
+    CalculationFailed,
+    Calculator,
+    LaunchOutcome,
+    key_for,
+)
+from flows.profiles import (
+    EXECUTOR_LABEL,
+    INFRASTRUCTURE_ERRORS,
+    LocalProfile,
+    Profile,
+    parsl_config,
+)
+
+T = TypeVar("T")
+COMMAND_NOT_FOUND = 127  # bash's exit status when `exec` cannot find the program
+PROGRAM_THREADS_MAX = 256  # orchestrator threads waiting on program runs, whatever the window
+
+
+# --- worker side ------------------------------------------------------------------------------
+
+
+def run_chunk(calc: Calculator, items: list[Any]) -> list[CalcResult]:
+    """One Parsl task: run the calculator over a chunk of items on a worker."""
+    return [calc.run(item) for item in items]
+
+
+def shell_command(command: str, stdout: tuple[str, str] | None = None) -> str:
+    """Bash app body: the command was built (and quoted) on the orchestrator."""
+    return command
+
+
+# --- orchestrator side ------------------------------------------------------------------------
+
+
+def chunked(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """Consecutive lists of `size` items (the last may be shorter); consumes items lazily."""
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+def bounded(
+    submit: Callable[[T], Future], work: Iterable[T], window: int
+) -> Iterator[tuple[T, Future]]:
+    """Submit work with at most `window` futures pending; yield (work, future) as each finishes."""
+    running: dict[Future, T] = {}
+    for unit in work:
+        running[submit(unit)] = unit
+        while len(running) >= window:
+            yield from _finished(running)
+    while running:
+        yield from _finished(running)
+
+
+def _finished(running: dict[Future, T]) -> Iterator[tuple[T, Future]]:
+    done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+    for future in done:
+        yield running.pop(future), future
+
+
+def tries_of(future: Future) -> int:
+    """How many times Parsl ran the task (its own record), 1 if unknown."""
+    record = getattr(future, "task_record", None) or {}
+    return int(record.get("fail_count", 0)) or 1
+
+
+def infrastructure_failure(
+    calc: Calculator, item: Any, exc: BaseException, tries: int
+) -> CalcResult:
+    """The row for a molecule whose chunk never came back: its cause, not a chemistry verdict."""
+    return CalcResult(
+        key=key_for(calc, item),
+        calculator=calc.name,
+        version=calc.version,
+        method=calc.method,
+        status="failed",
+        reason=f"{type(exc).__name__}: {exc} (gave up after {tries} tries)",
+        failure_kind="infrastructure",
+    )
+
+
+class ParslExecutor:
+    """Executor over a Parsl profile; use as `with ParslExecutor(profile, run_dir) as ex:`.
+
+    Calculators that run in-process (embedded) are shipped to workers in chunks. A calculator
+    whose `launcher` is a ParslLauncher runs its template on the orchestrator (writes inputs to
+    `run_dir/scratch/<key>`, parses outputs there) and only the program goes to a worker, so
+    `run_dir` must be on a file system the workers share. Scratch directories are never deleted.
+    """
+
+    def __init__(
+        self,
+        profile: Profile | None = None,
+        run_dir: Path = Path("runinfo"),
+        chunk_size: int = 32,
+        max_chunks_in_flight: int | None = None,
+    ):
+        if chunk_size < 1:
+            raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+        if max_chunks_in_flight is not None and max_chunks_in_flight < 1:
+            raise ValueError(f"max_chunks_in_flight must be >= 1, got {max_chunks_in_flight}")
+        self.profile: Profile = profile or LocalProfile()
+        self.run_dir = Path(run_dir).resolve()
+        self.chunk_size = chunk_size
+        self.window = max_chunks_in_flight or max(2, 2 * self.profile.worker_slots())
+        self._dfk: DataFlowKernel | None = None
+        self._apps: tuple[Any, Any] | None = None  # (chunk python app, command bash app)
+
+    def __enter__(self) -> ParslExecutor:
+        if self._dfk is not None:
+            raise RuntimeError("this ParslExecutor is already open")
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self._dfk = dfk = DataFlowKernel(parsl_config(self.profile, self.run_dir))
+        on = dict(data_flow_kernel=dfk, executors=[EXECUTOR_LABEL])
+        self._apps = (python_app(run_chunk, **on), bash_app(shell_command, **on))
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        dfk, self._dfk, self._apps = self._dfk, None, None
+        if dfk is not None:
+            dfk.cleanup()
+
+    @property
+    def dfk(self) -> DataFlowKernel:
+        """The open DataFlowKernel (its task_count is Parsl's own record of submitted tasks)."""
+        if self._dfk is None:
+            raise RuntimeError("ParslExecutor is not open: use `with ParslExecutor(...) as ex:`")
+        return self._dfk
+
+    def _open_apps(self) -> tuple[Any, Any]:
+        if self._apps is None:
+            raise RuntimeError("ParslExecutor is not open: use `with ParslExecutor(...) as ex:`")
+        return self._apps
+
+    def scratch_dir(self, calc: Calculator, item: Any) -> Path:
+        """Work directory of one program calculation, named by its content key."""
+        return self.run_dir / "scratch" / calc.name / key_for(calc, item)
+
+    def submit_command(self, command: str, stdout: Path) -> Future:
+        """Run a prepared bash command on a worker, its output captured in `stdout`."""
+        return self._open_apps()[1](command, stdout=(str(stdout), "w"))
+
+    def map(self, calc: Calculator, items: Iterable[Any]) -> Iterator[CalcResult]:
+        """Yield one result per item, in completion order; see the module docstring for retries."""
+        if isinstance(getattr(calc, "launcher", None), ParslLauncher):
+            yield from self._map_programs(calc, items)
+            return
+        app = self._open_apps()[0]
+        chunks = chunked(items, self.chunk_size)
+        for chunk, future in bounded(lambda c: app(calc, c), chunks, self.window):
+            yield from self._chunk_results(calc, chunk, future)
+
+    def _chunk_results(
+        self, calc: Calculator, chunk: list[Any], future: Future
+    ) -> list[CalcResult]:
+        try:
+            return future.result()
+        except INFRASTRUCTURE_ERRORS as exc:
+            tries = tries_of(future)
+            return [infrastructure_failure(calc, item, exc, tries) for item in chunk]
+
+    def _map_programs(self, calc: Calculator, items: Iterable[Any]) -> Iterator[CalcResult]:
+        """Templates run here, in threads; each thread waits on one program run on a worker."""
+        self._open_apps()  # fail before any template writes files
+        threads = min(self.window, PROGRAM_THREADS_MAX)
+        with ThreadPoolExecutor(threads, thread_name_prefix="gauss-launch") as pool:
+
+            def submit(item: Any) -> Future:
+                return pool.submit(calc.run, item, self.scratch_dir(calc, item))
+
+            for _, future in bounded(submit, items, threads):
+                yield future.result()
+
+
+class ParslLauncher:
+    """calculators.base Launcher that runs `[program, *args]` as a Parsl bash app.
+
+    The command is `cd <workdir> && exec <program> <args> 2>&1`, every part quoted with
+    shlex (templates pass file names, never SMILES). A non-zero exit is returned as the
+    returncode so the template's parser decides between chemistry and truncation; a program
+    that cannot be found is bad input; a lost worker or block (after Parsl's infrastructure
+    retries) raises CalculationFailed(kind="infrastructure") with Parsl's exception text.
+    Nothing is deleted: the work directory of a failed run stays for inspection.
+    """
+
+    def __init__(self, executor: ParslExecutor, executables: Mapping[str, str] | None = None):
+        self.executor = executor
+        self.executables = dict(executables or {})  # program name -> path on the workers
+
+    def command(self, program: str, args: list[str], workdir: Path) -> str:
+        exe = self.executables.get(program, program)
+        return f"cd {shlex.quote(str(workdir))} && exec {shlex.join([exe, *args])} 2>&1"
+
+    def launch(self, program: str, args: list[str], workdir: Path, stdout: Path) -> LaunchOutcome:
+        workdir, stdout = Path(workdir).resolve(), Path(stdout).resolve()
+        start = time.perf_counter()
+        future = self.executor.submit_command(self.command(program, args, workdir), stdout)
+        try:
+            future.result()
+            returncode = 0
+        except BashExitFailure as exc:
+            returncode = exc.exitcode
+        except INFRASTRUCTURE_ERRORS as exc:
+            raise CalculationFailed(
+                f"{program} lost its worker after {tries_of(future)} tries: "
+                f"{type(exc).__name__}: {exc}",
+                "infrastructure",
+            ) from exc
+        if returncode == COMMAND_NOT_FOUND:
+            exe = self.executables.get(program, program)
+            raise CalculationFailed(f"{program} executable not found on the worker: {exe}", "input")
+        return LaunchOutcome(returncode, time.perf_counter() - start, stdout)

@@ -1,0 +1,156 @@
+"""prefect.yaml against a real `prefect server`: deploy, run launch-campaign through a worker."""
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from storage.store import CampaignStore
+from tests.conftest import QM9_LIGANDS_SAMPLE, REPO, SHIPPED_MODEL
+
+BIN = os.path.dirname(sys.executable)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_healthy(url: str, timeout: float = 90) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2) as resp:  # noqa: S310
+                if resp.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise TimeoutError(f"Prefect server at {url} did not become healthy")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """A real Prefect server on 127.0.0.1 (own PREFECT_HOME), stopped with its process group."""
+    home = tmp_path_factory.mktemp("prefect-home")
+    port = _free_port()
+    api = f"http://127.0.0.1:{port}/api"
+    env = dict(
+        os.environ,
+        PREFECT_HOME=str(home),
+        PREFECT_API_URL=api,
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        PATH=f"{BIN}:{os.environ['PATH']}",
+    )
+    proc = subprocess.Popen(
+        [f"{BIN}/gauss", "server", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        _wait_healthy(api)
+        yield env
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _prefect(env, *args, timeout=180):
+    res = subprocess.run(
+        [f"{BIN}/prefect", "--no-prompt", *args],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
+    return res.stdout
+
+
+@pytest.mark.integration
+def test_deploy_all_and_launch_campaign_from_the_deployment(server, tmp_path):
+    env = dict(
+        server,
+        GAUSS_STORE=str(tmp_path / "store"),
+        GAUSS_EXECUTOR="process",
+        GAUSS_WORKERS="2",
+        PREFECT_WORKER_QUERY_SECONDS="2",
+        OMP_NUM_THREADS="1",
+    )
+    _prefect(env, "work-pool", "create", "gauss-local", "--type", "process")
+    out = _prefect(env, "deploy", "--all")
+    assert "launch-campaign" in out and "scheduled-round" in out
+
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    spec = {
+        "name": "uitest",
+        "corpus": str(QM9_LIGANDS_SAMPLE),
+        "model": str(SHIPPED_MODEL),
+        "initial_size": 10,
+        "seeds_per_round": 2,
+        "sampling": {
+            "samples_per_seed": 2,
+            "sigmas": [0.3, 0.5],
+            "steps_per_sigma": 4,
+            "batch_per_seed": 50,
+        },
+    }
+
+    async def launch():
+        async with get_client() as client:
+            launch = await client.read_deployment_by_name("run-campaign/launch-campaign")
+            sched = await client.read_deployment_by_name("run-round/scheduled-round")
+            props = launch.parameter_openapi_schema["properties"]
+            assert "spec" in props and "rounds_to_run" in props
+            assert "CampaignSpec" in str(launch.parameter_openapi_schema)
+            assert sched.schedules and sched.schedules[0].schedule.cron == "0 */6 * * *"
+            run = await client.create_flow_run_from_deployment(
+                launch.id, parameters={"spec": spec, "rounds_to_run": 1}
+            )
+            return run.id
+
+    async def state(run_id):
+        async with get_client() as client:
+            return (await client.read_flow_run(run_id)).state
+
+    with temporary_settings({PREFECT_API_URL: server["PREFECT_API_URL"]}):
+        run_id = asyncio.run(launch())
+        worker = subprocess.Popen(
+            [f"{BIN}/prefect", "worker", "start", "--pool", "gauss-local"],
+            env=env,
+            cwd=REPO,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        try:
+            deadline = time.time() + 400
+            final = None
+            while time.time() < deadline:
+                final = asyncio.run(state(run_id))
+                if final and final.is_final():
+                    break
+                time.sleep(2)
+        finally:
+            os.killpg(worker.pid, signal.SIGINT)
+            try:
+                worker.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(worker.pid, signal.SIGKILL)
+    assert final is not None and final.is_completed(), final
+    store = CampaignStore(tmp_path / "store", "uitest")
+    assert [r.round for r in store.rounds()] == [0, 1]
