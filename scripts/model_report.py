@@ -27,8 +27,14 @@ import torch
 
 from gauss import chem, latent
 from gauss.dataset import training_table
-from gauss.model import LoadedModel, greedy_decode, load_checkpoint
-from gauss.sampling import check_sample, encode_smiles, predict_properties
+from gauss.model import LoadedModel, load_checkpoint
+from gauss.sampling import (
+    check_sample,
+    decode_distinct,
+    decode_ids,
+    encode_smiles,
+    predict_properties,
+)
 from gauss.tokenizer import Tokenizer, TokenizerError
 from gauss.train import data_hash, r2_scores, split_indices
 
@@ -121,18 +127,6 @@ def draw(df: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
 # --- (a) reconstruction ---------------------------------------------------------------------
 
 
-@torch.inference_mode()
-def decode_ids(lm: LoadedModel, z: np.ndarray, chunk: int = 256) -> np.ndarray:
-    """Greedy token ids of many latents; chunks of ~256 ran fastest on 2 CPU cores."""
-    lm.model.eval()
-    device = next(lm.model.parameters()).device
-    parts = [
-        greedy_decode(lm.model, torch.as_tensor(z[s : s + chunk], device=device)).cpu().numpy()
-        for s in range(0, len(z), chunk)
-    ]
-    return np.concatenate(parts) if parts else np.zeros((0, lm.tokenizer.max_len), np.int64)
-
-
 def reconstruction(lm: LoadedModel, smiles: list[str], cache: CheckCache) -> dict:
     """Encode to mu, greedy-decode: whole-SMILES, token and validity rates."""
     tokens = lm.tokenizer.encode_batch(smiles)
@@ -199,25 +193,15 @@ def plot_parity(names: list[str], pred: np.ndarray, target: np.ndarray, r2: dict
 # --- (c) Fig. 2c sweep --------------------------------------------------------------------
 
 
-def decode_unique(lm: LoadedModel, z: np.ndarray) -> tuple[list[str], np.ndarray]:
-    """Distinct decoded strings and, per sample, the index of its string.
-
-    Identical token rows are merged before joining tokens and before RDKit, which is where
-    small-sigma sampling saves most of its time.
-    """
-    rows, inverse = np.unique(decode_ids(lm, z), axis=0, return_inverse=True)
-    return lm.tokenizer.decode_batch(rows), inverse.reshape(-1)
-
-
 def sweep_step(
     lm: LoadedModel, seed_z: np.ndarray, sigma: float, n: int, rng: np.random.Generator
 ) -> tuple[list[str], np.ndarray]:
     """n LP samples z' = z + sigma * eps, decoded; sigma 0 decodes the seed once."""
     if sigma == 0:
-        strings, _ = decode_unique(lm, seed_z[None, :])
+        strings, _ = decode_distinct(lm, seed_z[None, :])
         return strings, np.zeros(n, dtype=np.int64)
     z = seed_z[None, :] + np.float32(sigma) * rng.standard_normal((n, len(seed_z)), np.float32)
-    return decode_unique(lm, z)
+    return decode_distinct(lm, z)
 
 
 def sigma_sweep(
