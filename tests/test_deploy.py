@@ -2,6 +2,7 @@
 
 import asyncio
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -154,3 +155,57 @@ def test_deploy_all_and_launch_campaign_from_the_deployment(server, tmp_path):
     assert final is not None and final.is_completed(), final
     store = CampaignStore(tmp_path / "store", "uitest")
     assert [r.round for r in store.rounds()] == [0, 1]
+    with temporary_settings({PREFECT_API_URL: server["PREFECT_API_URL"]}):
+        launch_id = asyncio.run(_deployment_id("run-campaign/launch-campaign"))
+    _check_ui(server["PREFECT_API_URL"].removesuffix("/api"), run_id, launch_id)
+
+
+async def _deployment_id(name: str):
+    from prefect.client.orchestration import get_client
+
+    async with get_client() as client:
+        return (await client.read_deployment_by_name(name)).id
+
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def _check_ui(ui: str, run_id, deployment_id) -> None:
+    """A real headless Chromium shows the run's artifacts and the spec form of the deployment."""
+    from playwright.sync_api import sync_playwright
+
+    shots = REPO / "test-artifacts"
+    shots.mkdir(exist_ok=True)
+    assert os.path.exists("/usr/bin/chromium"), "install Debian's chromium (.ci/run does)"
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(viewport={"width": 1400, "height": 1000})
+            # the UI calls an outside analytics host even with analytics off: keep it local
+            context.route(re.compile(r"^https?://(?!127\.0\.0\.1)"), lambda r: r.abort())
+            page = context.new_page()
+            # round 0's artifacts belong to the launch run; round 1's to its run-round subflow
+            page.goto(f"{ui}/runs/flow-run/{run_id}")
+            page.get_by_text("Artifacts", exact=True).first.click()
+            try:
+                page.get_by_text("uitest-round-0").first.wait_for(timeout=60_000)
+            finally:
+                page.screenshot(path=str(shots / "flow-run-artifacts.png"), full_page=True)
+            page.goto(f"{ui}/deployments/deployment/{deployment_id}/run")
+            try:  # the spec renders as a form, with the field descriptions of CampaignSpec
+                page.get_by_text("seeds chosen per round (paper: 16)").first.wait_for(
+                    timeout=60_000
+                )
+            finally:
+                page.screenshot(path=str(shots / "launch-campaign-form.png"), full_page=True)
+        finally:
+            browser.close()
