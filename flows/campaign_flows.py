@@ -11,6 +11,10 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import logging
+import os
+import shutil
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -50,8 +54,18 @@ def make_executor(profile: str, run_dir: Path) -> Iterator[Executor]:
             f"profile {profile!r} needs its settings: point GAUSS_PROFILES at a profiles YAML "
             "(see examples/profiles.yaml)"
         )
+    _venv_bin_on_path()
+    # Parsl logs every task at DEBUG into run_dir/.../parsl.log; keep it out of flow logs
+    logging.getLogger("parsl").propagate = False
     with ParslExecutor(chosen, run_dir, chunk_size=8) as executor:
         yield executor
+
+
+def _venv_bin_on_path() -> None:
+    """Parsl's HTEX starts interchange.py and its workers from PATH: use this interpreter's."""
+    bin_dir = str(Path(sys.executable).parent)
+    if shutil.which("interchange.py") is None:
+        os.environ["PATH"] = os.pathsep.join([bin_dir, os.environ.get("PATH", "")])
 
 
 def _logger_progress():
@@ -170,16 +184,31 @@ def run_round_flow(campaign: str, profile: str | None = None) -> dict[str, Any]:
 
 
 @flow(name="run-campaign", log_prints=True)
-def run_campaign(spec: CampaignSpec, rounds_to_run: int = 1) -> list[dict[str, Any]]:
-    """Create the campaign if needed (round 0), then run rounds until the count or a stop rule."""
+def run_campaign(
+    spec: CampaignSpec, rounds_to_run: int = 1, profile: str | None = None
+) -> list[dict[str, Any]]:
+    """Create the campaign if needed (round 0), then run rounds until the count or a stop rule.
+
+    `profile` overrides the spec's execution profile for this run only (where calculations
+    run does not change what they compute).
+    """
     store = CampaignStore(get_settings().store, spec.name)
     results: list[dict[str, Any]] = []
+    if store.exists():
+        stored = store.spec()
+        changed = sorted(k for k, v in spec.model_dump(mode="json").items() if stored.get(k) != v)
+        if changed:
+            get_run_logger().warning(
+                "campaign %s exists; its stored spec is used, not the given one (differs in %s)",
+                spec.name,
+                ", ".join(changed),
+            )
     if not store.exists() or store.last_round() is None:
-        with make_executor(spec.profile, store.path / "runinfo") as executor:
+        with make_executor(profile or spec.profile, store.path / "runinfo") as executor:
             results.append(init_task(_context(spec, executor, need_model=False)))
         artifacts_task(store, 0)
     for _ in range(rounds_to_run):
-        metrics = run_round_flow(spec.name)
+        metrics = run_round_flow(spec.name, profile)
         results.append(metrics)
         if "stopped" in metrics:
             break

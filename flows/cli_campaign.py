@@ -61,36 +61,26 @@ def init_cmd(spec: Annotated[Path, typer.Argument(help="campaign spec YAML")]) -
 def run_cmd(
     spec: Annotated[Path, typer.Argument(help="campaign spec YAML")],
     rounds: Annotated[int, typer.Option(help="rounds to run after round 0")] = 1,
-    workers: Annotated[int, typer.Option(help="local worker processes (0 = settings)")] = 0,
+    profile: Annotated[
+        str | None, typer.Option(help="execution profile: local, slurm or pbs (default: spec)")
+    ] = None,
 ) -> None:
-    """Initialise if needed, then run rounds until --rounds, the budget or the stopping rule."""
-    from campaigns.executors import LocalExecutor
-    from campaigns.rounds import init_campaign, run_round, should_stop
+    """Initialise if needed, then run rounds (a Prefect flow; calculations through Parsl).
+
+    Stops early at the spec's budget or stopping rule. Without PREFECT_API_URL the flow runs
+    against a temporary local Prefect server; with it, the runs appear in that server's UI.
+    """
     from campaigns.spec import SpecError
-    from flows.context import build_context
+    from flows.campaign_flows import run_campaign
+    from flows.profiles import ProfileError
     from storage.errors import StoreError
 
     s = _spec(spec)
-    settings = get_settings()
     try:
-        executor = LocalExecutor(workers) if workers else None
-        ctx = build_context(s, settings, executor=executor, progress=typer.echo)
-        if not ctx.store.exists() or ctx.store.last_round() is None:
-            init_campaign(ctx)
-        for _ in range(rounds):
-            reason = should_stop(ctx)
-            if reason:
-                typer.echo(f"stopping: {reason}")
-                break
-            m = run_round(ctx)
-            typer.echo(
-                f"round {ctx.store.last_round()}: {m['candidates']} candidates, "
-                f"{m['failed']} failed, new median gap_1 {m['new'].get('median')}, "
-                f"best {m['best_gap_1']:.1f}"
-            )
-    except (SpecError, StoreError, ValueError) as exc:
+        run_campaign(s, rounds_to_run=rounds, profile=profile)
+    except (SpecError, StoreError, ProfileError, ValueError) as exc:
         _fail(str(exc))
-    _print_history(ctx.store, "table")
+    _print_history(_store(s.name), "table")
 
 
 def _print_history(store, fmt: str) -> None:
