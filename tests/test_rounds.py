@@ -216,3 +216,39 @@ def test_tiny_round_with_undefined_metrics_still_commits(tmp_path, corpus, model
     m = run_round(ctx)
     assert m["surrogate_cv_r2"] != m["surrogate_cv_r2"]  # NaN in the returned metrics
     assert ctx.store.rounds()[1].manifest["metrics"]["surrogate_cv_r2"] is None
+
+
+def test_history_verbs_read_the_store(tmp_path, corpus, model):
+    import json
+    import os
+    import shutil
+    import subprocess
+
+    ctx = _ctx(tmp_path, corpus, model)
+    init_campaign(ctx)
+    run_round(ctx)
+    env = dict(os.environ, GAUSS_STORE=str(tmp_path / "store"))
+
+    def gauss(*args):
+        return subprocess.run(
+            [shutil.which("gauss"), "campaign", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    hist = json.loads(gauss("history", "t1", "--format", "json").stdout)
+    assert [row["round"] for row in hist] == [0, 1]
+    assert "round" in gauss("history", "t1").stdout
+    shown = json.loads(gauss("show", "t1", "--round", "1", "--format", "json").stdout)
+    assert shown["round"] == 1 and len(shown["seeds"]) == 3
+    assert {r["smiles"] for r in shown["results"]} == {c["smiles"] for c in shown["candidates"]}
+    out = tmp_path / "r1.parquet"
+    assert gauss("export", "t1", "--round", "1", "--out", str(out)).returncode == 0
+    exported = pd.read_parquet(out)
+    assert set(exported["origin"]) == {"initial", "sampled"}
+    bad = gauss("history", "../x")
+    assert bad.returncode == 2 and "invalid campaign name '../x'" in bad.stderr
+    missing = gauss("show", "t1", "--round", "7")
+    assert missing.returncode == 2 and "no committed round 7" in missing.stderr
