@@ -213,3 +213,48 @@ def run_campaign(
         if "stopped" in metrics:
             break
     return results
+
+
+@flow(name="label-proxies", log_prints=True)
+def label_proxies(
+    n: int = 36000, out: str = "data/proxy_labels.parquet", seed: int = 0, workers: int = 2
+) -> dict[str, Any]:
+    """Label a seeded corpus sample with the embedded proxy calculator (GFN2-xTB + D4)."""
+    from calculators.proxy_xtb import label_corpus_sample
+
+    table = label_corpus_sample(get_settings().corpus, n, Path(out), seed, workers, False)
+    ok = int((table["status"] == "ok").sum())
+    create_markdown_artifact(
+        f"# proxy labels\n{ok} of {len(table)} ok, written to `{out}`; method: "
+        f"{table['method'].iloc[0] if len(table) else ''}",
+        key="proxy-labels",
+    )
+    return {"rows": len(table), "ok": ok, "out": out}
+
+
+@flow(name="train-model", log_prints=True)
+def train_model(
+    labels: str = "data/proxy_labels.parquet",
+    out: str = "models/gauss2-proxy",
+    n_unlabelled: int = 20000,
+    max_epochs: int = 100,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Train (or resume) the GAUSS-II VAE on the corpus with proxy labels (GPU when present)."""
+    import pandas as pd
+
+    from gauss import corpus
+    from gauss.dataset import train_from_corpus
+    from gauss.train import TrainConfig
+
+    corpus_df = corpus.load(get_settings().corpus)
+    cfg = TrainConfig(max_epochs=max_epochs, seed=seed, progress=False)
+    summary, _ = train_from_corpus(corpus_df, pd.read_parquet(labels), Path(out), n_unlabelled, cfg)
+    best = summary.get("best", {})
+    create_markdown_artifact(
+        f"# model {out}\nepochs {summary['epochs']}; best validation: string accuracy "
+        f"{_fmt(best.get('val_string_accuracy'), '.3f')}, token accuracy "
+        f"{_fmt(best.get('val_token_accuracy'), '.3f')}, proxy R2 {best.get('val_r2')}",
+        key="train-model",
+    )
+    return summary

@@ -41,9 +41,8 @@ def train_cmd(
     import pandas as pd
 
     from gauss import corpus as corpus_mod
-    from gauss.dataset import training_table
-    from gauss.tokenizer import Tokenizer
-    from gauss.train import TrainConfig, train
+    from gauss.dataset import train_from_corpus
+    from gauss.train import TrainConfig
 
     corpus = corpus or get_settings().corpus
     try:
@@ -52,11 +51,8 @@ def train_cmd(
         _fail(str(exc))
     if not labels.is_file():
         _fail(f"proxy labels not found: {labels}")
-    table = training_table(corpus_df, pd.read_parquet(labels), n_unlabelled, seed)
     cfg = TrainConfig(max_epochs=max_epochs, seed=seed, tokenizer_mode=tokenizer, device=device)
-    # vocabulary and length from the whole corpus, so every corpus ligand can be encoded later
-    vocab = Tokenizer.fit(corpus_df["smiles"], tokenizer)
-    summary = train(table, out, train_cfg=cfg, tokenizer=vocab)
+    summary, table = train_from_corpus(corpus_df, pd.read_parquet(labels), out, n_unlabelled, cfg)
     record = {
         "command": shlex.join(["gauss", *sys.argv[1:]]),
         "corpus": str(corpus),

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
-from gauss.train import PROXY_TARGETS
+from gauss.tokenizer import Tokenizer
+from gauss.train import PROXY_TARGETS, TrainConfig, train
 
 
 def training_table(
@@ -26,3 +29,20 @@ def training_table(
     table[list(PROXY_TARGETS)] = table[list(PROXY_TARGETS)].astype("float64")
     order = rng.permutation(len(table))
     return table.iloc[order].reset_index(drop=True)
+
+
+def train_from_corpus(
+    corpus: pd.DataFrame,
+    labels: pd.DataFrame,
+    out: Path,
+    n_unlabelled: int,
+    cfg: TrainConfig,
+) -> tuple[dict, pd.DataFrame]:
+    """Build the semi-supervised table and train (or resume) a model in `out`.
+
+    The vocabulary and maximum length come from the whole corpus, so every corpus ligand can
+    be encoded later (seeds, maps), not only the training rows.
+    """
+    table = training_table(corpus, labels, n_unlabelled, cfg.seed)
+    vocab = Tokenizer.fit(corpus["smiles"], cfg.tokenizer_mode)
+    return train(table, out, train_cfg=cfg, tokenizer=vocab), table

@@ -134,3 +134,25 @@ def test_killed_flow_resumes_without_repeating_calculations(prefect_api, tmp_pat
     for key, rec in journaled.items():  # identical record: it was ingested, not recomputed
         assert committed[key]["wall_seconds"] == rec["wall_seconds"]
         assert json.loads(committed[key]["values"]) == json.loads(rec["values"])
+
+
+@pytest.mark.integration
+def test_train_model_flow_writes_a_checkpoint(prefect_api, tmp_path, monkeypatch):
+    import pandas as pd
+
+    from flows.campaign_flows import train_model
+    from gauss.model import load_checkpoint
+
+    corpus = pd.read_parquet(QM9_LIGANDS_SAMPLE)
+    labels = corpus.iloc[:150].assign(
+        status="ok", charge=-0.5, dipole=0.2, polarizability=7.0, atomic_number=8
+    )
+    labels.loc[labels.index % 2 == 0, "charge"] = -0.9
+    labels_path = tmp_path / "labels.parquet"
+    labels.to_parquet(labels_path)
+    monkeypatch.setenv("GAUSS_CORPUS", str(QM9_LIGANDS_SAMPLE))
+    summary = train_model(str(labels_path), str(tmp_path / "m"), n_unlabelled=100, max_epochs=1)
+    assert summary["epochs"] == 1
+    lm = load_checkpoint(tmp_path / "m" / "model.pt")
+    assert lm.info["n_train"] + lm.info["n_val"] == 250
+    assert lm.target_names == ["charge", "dipole", "polarizability", "atomic_number"]
