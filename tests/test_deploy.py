@@ -60,11 +60,16 @@ def server(tmp_path_factory):
         _wait_healthy(api)
         yield env
     finally:
-        os.killpg(proc.pid, signal.SIGINT)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+        _stop(proc)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """SIGINT the process group (graceful shutdown), SIGKILL it if that takes over 20 s."""
+    os.killpg(proc.pid, signal.SIGINT)
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
 
 
 def _prefect(env, *args, timeout=180):
@@ -147,11 +152,7 @@ def test_deploy_all_and_launch_campaign_from_the_deployment(server, tmp_path):
                     break
                 time.sleep(2)
         finally:
-            os.killpg(worker.pid, signal.SIGINT)
-            try:
-                worker.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(worker.pid, signal.SIGKILL)
+            _stop(worker)
     assert final is not None and final.is_completed(), final
     store = CampaignStore(tmp_path / "store", "uitest")
     assert [r.round for r in store.rounds()] == [0, 1]
