@@ -107,17 +107,23 @@ def tries_of(future: Future) -> int:
 
 
 def infrastructure_failure(
-    calc: Calculator, item: Any, exc: BaseException, tries: int
+    calc: Calculator, item: Any, exc: BaseException, tries: int, where: str = "", logs: str = ""
 ) -> CalcResult:
-    """The row for a molecule whose chunk never came back: its cause, not a chemistry verdict."""
+    """The row for a molecule whose chunk never came back: its cause, not a chemistry verdict.
+
+    `where` names the scheduler jobs of the executor's blocks and `logs` their log directory,
+    so a user can look the failure up in the batch system.
+    """
+    context = f"; {where}" if where else ""
     return CalcResult(
         key=key_for(calc, item),
         calculator=calc.name,
         version=calc.version,
         method=calc.method,
         status="failed",
-        reason=f"{type(exc).__name__}: {exc} (gave up after {tries} tries)",
+        reason=f"{type(exc).__name__}: {exc} (gave up after {tries} tries){context}",
         failure_kind="infrastructure",
+        workdir=logs or None,
     )
 
 
@@ -204,7 +210,15 @@ class ParslExecutor:
             return future.result()
         except INFRASTRUCTURE_ERRORS as exc:
             tries = tries_of(future)
-            return [infrastructure_failure(calc, item, exc, tries) for item in chunk]
+            where, logs = self.scheduler_context()
+            return [infrastructure_failure(calc, item, exc, tries, where, logs) for item in chunk]
+
+    def scheduler_context(self) -> tuple[str, str]:
+        """Scheduler job ids of this executor's blocks and the directory of their logs."""
+        htex = self.dfk.executors[EXECUTOR_LABEL]
+        jobs = sorted({str(j) for j in getattr(htex, "blocks_to_job_id", {}).values()})
+        logs = str(getattr(htex.provider, "script_dir", "") or "")
+        return (f"{htex.provider.label} jobs {', '.join(jobs)}" if jobs else ""), logs
 
     def _map_programs(self, calc: Calculator, items: Iterable[Any]) -> Iterator[CalcResult]:
         """Templates run here, in threads; each thread waits on one program run on a worker."""

@@ -169,6 +169,8 @@ def test_retries_exhausted_gives_infrastructure_rows_for_the_whole_chunk(ex, tmp
         row = results[key_for(calc, smiles)]
         assert row.status == "failed" and row.failure_kind == "infrastructure"
         assert row.reason.startswith("WorkerLost: ") and "after 2 tries" in row.reason
+        assert "; local jobs " in row.reason  # which scheduler jobs ran the blocks
+        assert row.workdir  # the blocks' log directory
     assert all(results[key_for(calc, s)].ok for s in survivors)
     assert calc.runs("[O-]CC") == 2  # infra_retries=1: tried twice, then given up
 
