@@ -115,6 +115,17 @@ def test_killed_flow_resumes_without_repeating_calculations(prefect_api, tmp_pat
     while time.time() < deadline and len(store.journal_read(1)) < 2:
         assert proc.poll() is None, "round finished before it could be killed"
         time.sleep(0.2)
+    # a second round on the same campaign while the first runs: a clear conflict, no damage
+    from flows.campaign_flows import run_round_flow
+    from storage.errors import CampaignLocked
+
+    os.environ.update({k: env[k] for k in ("GAUSS_STORE", "GAUSS_EXECUTOR", "GAUSS_WORKERS")})
+    try:
+        with pytest.raises(CampaignLocked, match="killme"):
+            run_round_flow("killme")
+    finally:
+        for k in ("GAUSS_STORE", "GAUSS_EXECUTOR", "GAUSS_WORKERS"):
+            os.environ.pop(k, None)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(30)
     journaled = {r["key"]: r for r in store.journal_read(1)}
