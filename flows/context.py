@@ -19,13 +19,20 @@ from gauss.model import load_checkpoint
 from storage.store import CampaignStore
 
 
-def kd_calculator(spec: CampaignSpec):
-    """The KD calculator the spec asks for."""
+def kd_calculator(spec: CampaignSpec, executor: Executor | None, settings: Settings):
+    """The KD calculator the spec asks for; ORCA runs go through the Parsl executor's workers."""
     if spec.calculators.kd == "embedded":
         return EmbeddedKD(relax=spec.calculators.relax)
+    from calculators.base import SubprocessLauncher
     from calculators.kd_orca import OrcaKD
+    from flows.parsl_exec import ParslExecutor, ParslLauncher
 
-    return OrcaKD()
+    if isinstance(executor, ParslExecutor):
+        return OrcaKD(
+            launcher=ParslLauncher(executor, settings.programs),
+            scratch_root=executor.run_dir / "scratch",
+        )
+    return OrcaKD(launcher=SubprocessLauncher(settings.programs))
 
 
 def build_context(
@@ -50,7 +57,7 @@ def build_context(
     ctx = RoundContext(
         spec=spec,
         store=CampaignStore(settings.store, spec.name),
-        calc=kd_calculator(spec),
+        calc=kd_calculator(spec, executor, settings),
         executor=executor or LocalExecutor(workers),
         corpus=corpus_df,
         model=model,

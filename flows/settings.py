@@ -28,6 +28,10 @@ class Settings(BaseSettings):
     profiles: Path | None = Field(
         None, description="YAML file of execution profiles (local/slurm/pbs sections)"
     )
+    programs: dict[str, str] = Field(
+        default_factory=dict,
+        description="program name -> executable on the workers, e.g. {orca: /opt/orca/orca}",
+    )
     store: Path = Field(
         corpus_mod.REPO_ROOT / "store", description="root directory of the campaign stores"
     )
