@@ -61,3 +61,78 @@ def test_embedded_kd_runs_as_slurm_jobs(slurm, tmp_path, monkeypatch):
     new_jobs = JOBCOMP.read_text()[len(before) :] if JOBCOMP.exists() else ""
     assert "JobState=" in new_jobs, "no Slurm job finished during the test"
     assert shutil.which("sinfo")
+
+
+def _jobcomp_records() -> list[dict[str, str]]:
+    """Slurm's job-completion file (jobcomp/filetxt), one dict per finished job."""
+    if not JOBCOMP.exists():
+        return []
+    rows = []
+    for line in JOBCOMP.read_text().splitlines():
+        fields = dict(f.split("=", 1) for f in line.split() if "=" in f)
+        fields["JobName"] = fields.get("Name", "")
+        rows.append(fields)
+    return rows
+
+
+def job_state(job_id: str) -> str | None:
+    """Final state of a job as Slurm recorded it."""
+    return next((r["JobState"] for r in _jobcomp_records() if r["JobId"] == job_id), None)
+
+
+def _running_jobs() -> list[str]:
+    out = subprocess.run(
+        ["squeue", "-h", "-t", "RUNNING", "-o", "%i"], capture_output=True, text=True, timeout=30
+    ).stdout
+    return out.split()
+
+
+@pytest.mark.integration
+def test_scancel_of_a_block_is_retried_without_chemistry_failures(slurm, tmp_path):
+    """A block killed by scancel mid-round: its tasks rerun on a new block, all come back."""
+    import threading
+    import time
+
+    from calculators.kd_embedded import EmbeddedKD
+    from flows.campaign_flows import _venv_bin_on_path
+    from flows.parsl_exec import ParslExecutor
+    from flows.profiles import SlurmProfile
+
+    _venv_bin_on_path()
+    profile = SlurmProfile(
+        partition="debug",
+        walltime="00:10:00",
+        exclusive=False,
+        cores_per_node=2,
+        max_workers_per_node=2,
+        address="127.0.0.1",
+        infra_retries=2,
+        heartbeat_period=2,
+        heartbeat_threshold=8,
+        worker_init=f"export PATH={Path(sys.executable).parent}:$PATH",
+    )
+    # relaxed complexes take seconds each: long enough to cancel the block mid-round
+    ligands = ["[O-]CC", "[O-]C(C)C", "[O-]CCC", "[O-]C(C)(C)C", "NC", "n1ccccc1"]
+    cancelled: list[str] = []
+
+    def cancel_first_block() -> None:
+        deadline = time.time() + 120
+        while time.time() < deadline and not cancelled:
+            jobs = _running_jobs()
+            if jobs:
+                time.sleep(4)  # let workers start on some molecules
+                subprocess.run(["scancel", *jobs], timeout=30)
+                cancelled.extend(jobs)
+            time.sleep(0.5)
+
+    killer = threading.Thread(target=cancel_first_block, daemon=True)
+    with ParslExecutor(profile, tmp_path / "runinfo", chunk_size=1) as ex:
+        killer.start()
+        results = list(ex.map(EmbeddedKD(relax=True), ligands))
+    killer.join(5)
+    assert cancelled, "no Slurm block was running to cancel"
+    assert len({r.key for r in results}) == len(ligands)
+    assert not [r for r in results if r.failure_kind == "infrastructure"], results
+    blocks = [f for f in _jobcomp_records() if int(f["JobId"]) > int(cancelled[0])]
+    assert any(".block-1." in f["JobName"] for f in blocks)  # the work moved to a new block
+    assert {job_state(j) for j in cancelled} == {"CANCELLED"}  # Slurm's record, not Parsl's
