@@ -25,6 +25,8 @@ be open at once.
 
 from __future__ import annotations
 
+import json
+import logging
 import shlex
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -37,6 +39,7 @@ from typing import Any, TypeVar
 from parsl.app.app import bash_app, python_app
 from parsl.app.errors import BashExitFailure
 from parsl.dataflow.dflow import DataFlowKernel
+from parsl.jobs.states import JobState, JobStatus
 
 from calculators.base import (
     CalcResult,
@@ -50,9 +53,11 @@ from flows.profiles import (
     INFRASTRUCTURE_ERRORS,
     LocalProfile,
     Profile,
+    build_provider,
     parsl_config,
 )
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 COMMAND_NOT_FOUND = 127  # bash's exit status when `exec` cannot find the program
 PROGRAM_THREADS_MAX = 256  # orchestrator threads waiting on program runs, whatever the window
@@ -127,6 +132,46 @@ def infrastructure_failure(
     )
 
 
+BLOCKS_FILE = "blocks.json"  # scheduler jobs of the open executor; removed on a clean exit
+ACTIVE_STATES = ("PENDING", "RUNNING", "HELD")
+
+
+def reconcile_stale_blocks(profile: Profile, path: Path) -> dict[str, list[str]]:
+    """Settle the blocks a crashed orchestrator left behind, before submitting new ones.
+
+    Their interchange died with the orchestrator, so whatever they still run can never report
+    back: jobs still pending or running are cancelled (not waited for, not resubmitted
+    blindly); finished or vanished ones are only noted. Program outputs they wrote stay in
+    their scratch directories, where the calculators' step resume finds them.
+    """
+    if not path.exists():
+        return {}
+    try:
+        jobs = [str(j) for j in json.loads(path.read_text()).get("jobs", [])]
+    except (OSError, ValueError):
+        jobs = []
+    outcome: dict[str, list[str]] = {"cancelled": [], "gone": []}
+    if jobs and not isinstance(profile, LocalProfile):
+        provider = build_provider(profile)
+        for job in jobs:  # adopt them, so the provider's own squeue/qstat and cancel apply
+            provider.resources[job] = {
+                "job_id": job,
+                "status": JobStatus(JobState.UNKNOWN),
+                "job_stdout_path": None,
+                "job_stderr_path": None,
+            }
+        states = provider.status(jobs)
+        active = [j for j, st in zip(jobs, states, strict=True) if st.state.name in ACTIVE_STATES]
+        if active:
+            provider.cancel(active)
+        outcome = {"cancelled": active, "gone": [j for j in jobs if j not in active]}
+    elif jobs:  # local blocks are process trees that died with the orchestrator
+        outcome["gone"] = jobs
+    path.unlink(missing_ok=True)
+    log.warning("reconciled blocks of a previous run in %s: %s", path.parent, outcome)
+    return outcome
+
+
 class ParslExecutor:
     """Executor over a Parsl profile; use as `with ParslExecutor(profile, run_dir) as ex:`.
 
@@ -153,15 +198,30 @@ class ParslExecutor:
         self.window = max_chunks_in_flight or max(2, 2 * self.profile.worker_slots())
         self._dfk: DataFlowKernel | None = None
         self._apps: tuple[Any, Any] | None = None  # (chunk python app, command bash app)
+        self._recorded: list[str] = []
+        self.reconciled: dict[str, list[str]] = {}
 
     def __enter__(self) -> ParslExecutor:
         if self._dfk is not None:
             raise RuntimeError("this ParslExecutor is already open")
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.reconciled = reconcile_stale_blocks(self.profile, self.run_dir / BLOCKS_FILE)
         self._dfk = dfk = DataFlowKernel(parsl_config(self.profile, self.run_dir))
         on = dict(data_flow_kernel=dfk, executors=[EXECUTOR_LABEL])
         self._apps = (python_app(run_chunk, **on), bash_app(shell_command, **on))
+        self._record_blocks()
         return self
+
+    def _record_blocks(self) -> None:
+        """Note the scheduler jobs of our blocks, so a restart after a crash can find them."""
+        htex = self.dfk.executors[EXECUTOR_LABEL]
+        jobs = sorted({str(j) for j in getattr(htex, "blocks_to_job_id", {}).values()})
+        if jobs != self._recorded:
+            path = self.run_dir / BLOCKS_FILE
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(json.dumps({"provider": htex.provider.label, "jobs": jobs}))
+            tmp.replace(path)
+            self._recorded = jobs
 
     def __exit__(
         self,
@@ -171,7 +231,8 @@ class ParslExecutor:
     ) -> None:
         dfk, self._dfk, self._apps = self._dfk, None, None
         if dfk is not None:
-            dfk.cleanup()
+            dfk.cleanup()  # cancels our blocks: nothing left to reconcile
+            (self.run_dir / BLOCKS_FILE).unlink(missing_ok=True)
 
     @property
     def dfk(self) -> DataFlowKernel:
@@ -201,6 +262,7 @@ class ParslExecutor:
         app = self._open_apps()[0]
         chunks = chunked(items, self.chunk_size)
         for chunk, future in bounded(lambda c: app(calc, c), chunks, self.window):
+            self._record_blocks()
             yield from self._chunk_results(calc, chunk, future)
 
     def _chunk_results(
@@ -262,9 +324,10 @@ class ParslLauncher:
         except BashExitFailure as exc:
             returncode = exc.exitcode
         except INFRASTRUCTURE_ERRORS as exc:
+            where, logs = self.executor.scheduler_context()
             raise CalculationFailed(
                 f"{program} lost its worker after {tries_of(future)} tries: "
-                f"{type(exc).__name__}: {exc}",
+                f"{type(exc).__name__}: {exc}" + (f"; {where}; block logs {logs}" if where else ""),
                 "infrastructure",
             ) from exc
         if returncode == COMMAND_NOT_FOUND:

@@ -96,14 +96,33 @@ class LocalProfile(_Common):
         return self.worker_count()
 
 
-class SlurmProfile(_Common):
+class _Batch(_Common):
+    """Settings of profiles whose blocks are batch jobs with a walltime."""
+
+    walltime: str = Field("01:00:00", pattern=WALLTIME, description="per block, HH:MM:SS")
+    drain_before_walltime: int = Field(
+        300,
+        ge=0,
+        description="seconds before the walltime when a block stops taking new tasks, so no "
+        "calculation starts on a block about to expire (0 = never drain)",
+    )
+
+    def drain_period(self) -> int | None:
+        """Seconds after a block starts when its workers drain (Parsl HTEX drain_period)."""
+        h, m, sec = (int(x) for x in self.walltime.split(":"))
+        total = 3600 * h + 60 * m + sec
+        if not self.drain_before_walltime or total <= self.drain_before_walltime:
+            return None
+        return total - self.drain_before_walltime
+
+
+class SlurmProfile(_Batch):
     """Blocks of nodes from Slurm (sbatch); workers are started on every node with srun."""
 
     kind: Literal["slurm"] = "slurm"
     partition: str | None = Field(None, pattern=SCHEDULER_NAME, description="#SBATCH --partition")
     account: str | None = Field(None, pattern=SCHEDULER_NAME, description="#SBATCH --account")
     qos: str | None = Field(None, pattern=SCHEDULER_NAME, description="#SBATCH --qos")
-    walltime: str = Field("01:00:00", pattern=WALLTIME, description="per block, HH:MM:SS")
     nodes_per_block: int = Field(1, ge=1, description="nodes in one Slurm job")
     cores_per_node: int | None = Field(
         None, ge=1, description="cores requested per node (--cpus-per-task); None = whole node"
@@ -127,13 +146,12 @@ class SlurmProfile(_Common):
         return self.max_blocks * self.nodes_per_block * per_node
 
 
-class PbsProfile(_Common):
+class PbsProfile(_Batch):
     """Blocks of nodes from PBS Pro (qsub); one worker pool per node."""
 
     kind: Literal["pbs"] = "pbs"
     queue: str | None = Field(None, pattern=SCHEDULER_NAME, description="qsub -q")
     account: str | None = Field(None, pattern=SCHEDULER_NAME, description="qsub -A")
-    walltime: str = Field("01:00:00", pattern=WALLTIME, description="per block, HH:MM:SS")
     nodes_per_block: int = Field(1, ge=1, description="chunks in '#PBS -l select=N:...'")
     cpus_per_node: int = Field(1, ge=1, description="ncpus in the select statement")
     select_options: str = Field("", description="appended to select, e.g. 'mem=64gb:ngpus=1'")
@@ -278,6 +296,7 @@ def parsl_config(profile: Profile, run_dir: Path) -> Config:
         heartbeat_period=profile.heartbeat_period,
         heartbeat_threshold=profile.heartbeat_threshold,
         worker_logdir_root=str(run_dir / "workers"),
+        drain_period=None if isinstance(profile, LocalProfile) else profile.drain_period(),
     )
     return Config(
         executors=[executor],

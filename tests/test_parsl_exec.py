@@ -375,6 +375,17 @@ def test_slurm_config_has_fast_strategy_heartbeat_and_infra_retries(tmp_path):
     assert type(htex.provider.launcher).__name__ == "SrunLauncher"
 
 
+def test_blocks_drain_before_their_walltime(tmp_path):
+    """No calculation starts on a block in its last drain_before_walltime seconds."""
+    cfg = parsl_config(SlurmProfile(walltime="02:00:00", drain_before_walltime=600), tmp_path)
+    assert cfg.executors[0].drain_period == 7200 - 600
+    short = SlurmProfile(walltime="00:04:00", drain_before_walltime=300)
+    assert parsl_config(short, tmp_path).executors[0].drain_period is None  # would never run
+    never = SlurmProfile(walltime="02:00:00", drain_before_walltime=0)
+    assert parsl_config(never, tmp_path).executors[0].drain_period is None
+    assert parsl_config(cheap_profile(), tmp_path).executors[0].drain_period is None
+
+
 def test_profiles_yaml_sections_and_errors_name_the_field(tmp_path):
     path = tmp_path / "profiles.yaml"
     path.write_text(
