@@ -5,6 +5,7 @@ the test asserts on task outcomes and Slurm's own job-completion record, not on 
 provider state.
 """
 
+import json
 import os
 import shutil
 import subprocess
@@ -136,3 +137,119 @@ def test_scancel_of_a_block_is_retried_without_chemistry_failures(slurm, tmp_pat
     blocks = [f for f in _jobcomp_records() if int(f["JobId"]) > int(cancelled[0])]
     assert any(".block-1." in f["JobName"] for f in blocks)  # the work moved to a new block
     assert {job_state(j) for j in cancelled} == {"CANCELLED"}  # Slurm's record, not Parsl's
+
+
+@pytest.mark.integration
+def test_walltime_shorter_than_a_calculation_is_an_infrastructure_failure(slurm, tmp_path):
+    """Policy: a block killed at its walltime is retried `infra_retries` times; then the
+    calculation is recorded as an infrastructure failure naming the Slurm jobs and the block
+    logs (never as chemistry), its scratch directory kept, and the round goes on."""
+    import textwrap
+
+    from calculators import orca
+    from calculators.orca import CasscfSocTemplate, KramersCalculator
+    from flows.campaign_flows import _venv_bin_on_path
+    from flows.parsl_exec import ParslExecutor, ParslLauncher
+    from flows.profiles import SlurmProfile
+
+    fixtures = REPO / "tests" / "fixtures" / "orca"
+    slow_orca = tmp_path / "bin" / "orca"
+    slow_orca.parent.mkdir()
+    slow_orca.write_text(
+        f"#!{sys.executable}\n"
+        + textwrap.dedent(f"""
+        import pathlib, sys, time
+        time.sleep(150)  # a CASSCF longer than the block's walltime
+        sys.stdout.write(pathlib.Path({str(fixtures / "dy_sextets_synthetic.out")!r}).read_text())
+    """)
+    )
+    slow_orca.chmod(0o755)
+    geometry = orca.final_geometry((fixtures / "y_opt_synthetic.out").read_text())
+    job = orca.CasscfJob(orca.swap_metal(geometry, "Y", "Dy"), charge=1)
+    _venv_bin_on_path()
+    profile = SlurmProfile(
+        partition="debug",
+        walltime="00:01:00",
+        exclusive=False,
+        cores_per_node=2,
+        max_workers_per_node=1,
+        address="127.0.0.1",
+        infra_retries=0,
+        heartbeat_period=2,
+        heartbeat_threshold=8,
+        worker_init=f"export PATH={Path(sys.executable).parent}:$PATH",
+    )
+    with ParslExecutor(profile, tmp_path / "runinfo") as ex:
+        calc = KramersCalculator(
+            CasscfSocTemplate(sextets_only=True), ParslLauncher(ex, {"orca": str(slow_orca)})
+        )
+        [result] = list(ex.map(calc, [job]))
+    assert result.status == "failed" and result.failure_kind == "infrastructure"
+    assert "slurm jobs " in result.reason and "block logs " in result.reason
+    job_id = result.reason.split("slurm jobs ")[1].split(";")[0].split(",")[0].strip()
+    assert job_state(job_id) == "TIMEOUT"
+    assert (Path(result.workdir) / "dy_casscf_soc.inp").is_file()  # scratch kept
+
+
+ORCHESTRATOR = """
+import sys
+from pathlib import Path
+from calculators.kd_embedded import EmbeddedKD
+from flows.parsl_exec import ParslExecutor
+from flows.profiles import SlurmProfile
+profile = SlurmProfile.model_validate_json(sys.argv[1])
+with ParslExecutor(profile, Path(sys.argv[2]), chunk_size=1) as ex:
+    for result in ex.map(EmbeddedKD(relax=True), sys.argv[3:]):
+        print("result", result.key, flush=True)
+"""
+
+
+@pytest.mark.integration
+def test_restart_after_orchestrator_kill_reconciles_with_slurm(slurm, tmp_path):
+    """kill -9 of the orchestrator while its Slurm block runs; the next executor on the same
+    run directory finds that block, cancels it if it still runs, and computes normally."""
+    import signal
+    import time
+
+    from calculators.kd_embedded import EmbeddedKD
+    from flows.campaign_flows import _venv_bin_on_path
+    from flows.parsl_exec import BLOCKS_FILE, ParslExecutor
+    from flows.profiles import SlurmProfile
+
+    _venv_bin_on_path()
+    profile = SlurmProfile(
+        partition="debug",
+        walltime="00:10:00",
+        exclusive=False,
+        cores_per_node=2,
+        max_workers_per_node=2,
+        address="127.0.0.1",
+        heartbeat_period=2,
+        heartbeat_threshold=60,
+        worker_init=f"export PATH={Path(sys.executable).parent}:$PATH",
+    )
+    run_dir = tmp_path / "runinfo"
+    ligands = ["[O-]CC", "[O-]C(C)C", "[O-]CCC", "[O-]C(C)(C)C", "[O-]CCCC", "[O-]CC(C)C"]
+    proc = subprocess.Popen(
+        [sys.executable, "-c", ORCHESTRATOR, profile.model_dump_json(), str(run_dir), *ligands],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        env=dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}"),
+    )
+    first = proc.stdout.readline()  # one result back: the block is running
+    assert first.startswith("result"), first
+    stale = json.loads((run_dir / BLOCKS_FILE).read_text())["jobs"]
+    assert stale and set(stale) <= set(_running_jobs())
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(30)
+    time.sleep(1)
+    assert set(stale) <= set(_running_jobs())  # the orphaned block still holds the node
+    with ParslExecutor(profile, run_dir, chunk_size=2) as ex:
+        assert set(ex.reconciled["cancelled"]) | set(ex.reconciled["gone"]) == set(stale)
+        assert not set(stale) & set(_running_jobs())
+        results = list(ex.map(EmbeddedKD(), ligands))
+    assert len(results) == len(ligands)
+    assert {job_state(j) for j in ex.reconciled["cancelled"]} <= {"CANCELLED"}
+    assert not (run_dir / BLOCKS_FILE).exists()  # clean exit: nothing left to reconcile
