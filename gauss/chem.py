@@ -99,9 +99,16 @@ def rooted_smiles(mol: Chem.Mol, atom_idx: int) -> str:
 
 
 def kekule_canonical(mol: Chem.Mol) -> str:
-    """Kekulized canonical SMILES, the paper's identity for novelty checks."""
+    """Kekulized canonical SMILES, the paper's identity for novelty checks.
+
+    A few decoded strings parse but cannot be kekulized once stereo is stripped; they are not
+    usable ligands, so this raises LigandError naming them.
+    """
     mol = Chem.Mol(mol)
-    Chem.Kekulize(mol, clearAromaticFlags=True)
+    try:
+        Chem.Kekulize(mol, clearAromaticFlags=True)
+    except Chem.rdchem.KekulizeException as exc:
+        raise LigandError(f"cannot kekulize {Chem.MolToSmiles(mol)!r}: {exc}") from None
     return Chem.MolToSmiles(mol, kekuleSmiles=True, canonical=True)
 
 

@@ -114,9 +114,9 @@ def check_sample(smiles: str) -> tuple[bool, bool, str, str]:
     """
     try:
         mol = chem.strip_stereo(chem.parse(smiles))
+        canonical = chem.kekule_canonical(mol)
     except chem.LigandError:
         return False, False, "", ""
-    canonical = chem.kekule_canonical(mol)
     first = mol.GetAtomWithIdx(0)
     if first.GetSymbol() not in chem.DONOR_ELEMENTS or not chem.can_donate(first):
         return True, False, canonical, ""
