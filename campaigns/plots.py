@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -64,14 +65,14 @@ def kd_shift_plot(
     ax.set_ylabel("density")
     ax.set_title(title)
     ax.legend(fontsize=8)
-    fig.text(0.01, 0.01, f"method: {method}", fontsize=6, color="dimgray")
+    fig.text(0.01, 0.01, textwrap.fill(f"method: {method}", 150), fontsize=5.5, color="dimgray")
     return _save(fig, path)
 
 
 def _save(fig, path: Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
     fig.savefig(path)
     plt.close(fig)
     return path

@@ -9,7 +9,7 @@ Layout of one campaign (the directory name is a validated campaign name, see sto
                                     latent, rounds (every row tagged with its `round`)
     <root>/<name>/journal/          round-NNNNNN.jsonl: finished, not yet committed calculations
 
-Why Delta tables plus one pointer file. Measured here (`benchmarks/storage.py --compare`, 2
+Why Delta tables plus one pointer file. Measured here (`benchmarks/store_io.py --compare`, 2
 shared cores, 100k calculation rows per append): a bare Delta append took 0.07-0.11 s vs
 0.08-0.09 s for a Parquet file + fsync + atomically replaced manifest; reading the state after 3
 of 5 appends (300k rows, best of 3) 0.04-0.05 s vs 0.06-0.08 s; 18 vs 17 MB on disk. Speed is a

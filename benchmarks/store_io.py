@@ -6,7 +6,7 @@ ligands/candidates/latent rows); after `--rounds` rounds the full state of the m
 read back. `--compare` also times the alternative that was rejected: bare Delta appends vs
 Parquet files listed in an atomically replaced manifest, on the same rows.
 
-Usage: .venv/bin/python benchmarks/storage.py [--rows 100000] [--rounds 5] [--compare]
+Usage: .venv/bin/python benchmarks/store_io.py [--rows 100000] [--rounds 5] [--compare]
 Last line: key=value figures.
 """
 
@@ -17,7 +17,6 @@ import hashlib
 import json
 import os
 import platform
-import sys
 import tempfile
 import time
 import uuid
@@ -29,13 +28,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from deltalake import DeltaTable, write_deltalake
 
-# Run as a file, this script's folder comes first on sys.path and its own name would shadow the
-# `storage` package; put the repository root there instead.
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [str(_HERE.parent)] + [p for p in sys.path if Path(p or ".").resolve() != _HERE]
-
-from storage.atomic import atomic_replace  # noqa: E402
-from storage.store import TABLES, CampaignStore  # noqa: E402
+from storage.atomic import atomic_replace
+from storage.store import TABLES, CampaignStore
 
 
 def calculation_rows(n: int, round_no: int) -> pd.DataFrame:
