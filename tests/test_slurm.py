@@ -37,20 +37,10 @@ def test_embedded_kd_runs_as_slurm_jobs(slurm, tmp_path, monkeypatch):
     from calculators.kd_embedded import EmbeddedKD
     from flows.campaign_flows import _venv_bin_on_path
     from flows.parsl_exec import ParslExecutor
-    from flows.profiles import SlurmProfile
 
     _venv_bin_on_path()
     before = JOBCOMP.read_text() if JOBCOMP.exists() else ""
-    venv_bin = Path(sys.executable).parent
-    profile = SlurmProfile(
-        partition="debug",
-        walltime="00:10:00",
-        exclusive=False,
-        cores_per_node=2,
-        max_workers_per_node=2,
-        address="127.0.0.1",
-        worker_init=f"export PATH={venv_bin}:$PATH",
-    )
+    profile = local_slurm()
     ligands = ["[O-]CC", "n1ccccc1", "[O-]C(=O)C#N", "O"]
     with ParslExecutor(profile, tmp_path / "runinfo", chunk_size=2) as ex:
         results = {r.key: r for r in ex.map(EmbeddedKD(), ligands)}
@@ -81,6 +71,22 @@ def job_state(job_id: str) -> str | None:
     return next((r["JobState"] for r in _jobcomp_records() if r["JobId"] == job_id), None)
 
 
+def local_slurm(**overrides):
+    """The slurm profile for the one-node test cluster: 2 cores, workers from this venv."""
+    from flows.profiles import SlurmProfile
+
+    settings = dict(
+        partition="debug",
+        walltime="00:10:00",
+        exclusive=False,
+        cores_per_node=2,
+        max_workers_per_node=2,
+        address="127.0.0.1",
+        worker_init=f"export PATH={Path(sys.executable).parent}:$PATH",
+    )
+    return SlurmProfile(**{**settings, **overrides})
+
+
 def _running_jobs() -> list[str]:
     out = subprocess.run(
         ["squeue", "-h", "-t", "RUNNING", "-o", "%i"], capture_output=True, text=True, timeout=30
@@ -97,21 +103,9 @@ def test_scancel_of_a_block_is_retried_without_chemistry_failures(slurm, tmp_pat
     from calculators.kd_embedded import EmbeddedKD
     from flows.campaign_flows import _venv_bin_on_path
     from flows.parsl_exec import ParslExecutor
-    from flows.profiles import SlurmProfile
 
     _venv_bin_on_path()
-    profile = SlurmProfile(
-        partition="debug",
-        walltime="00:10:00",
-        exclusive=False,
-        cores_per_node=2,
-        max_workers_per_node=2,
-        address="127.0.0.1",
-        infra_retries=2,
-        heartbeat_period=2,
-        heartbeat_threshold=8,
-        worker_init=f"export PATH={Path(sys.executable).parent}:$PATH",
-    )
+    profile = local_slurm(infra_retries=2, heartbeat_period=2, heartbeat_threshold=8)
     # relaxed complexes take seconds each: long enough to cancel the block mid-round
     ligands = ["[O-]CC", "[O-]C(C)C", "[O-]CCC", "[O-]C(C)(C)C", "NC", "n1ccccc1"]
     cancelled: list[str] = []
@@ -150,7 +144,6 @@ def test_walltime_shorter_than_a_calculation_is_an_infrastructure_failure(slurm,
     from calculators.orca import CasscfSocTemplate, KramersCalculator
     from flows.campaign_flows import _venv_bin_on_path
     from flows.parsl_exec import ParslExecutor, ParslLauncher
-    from flows.profiles import SlurmProfile
 
     fixtures = REPO / "tests" / "fixtures" / "orca"
     slow_orca = tmp_path / "bin" / "orca"
@@ -167,17 +160,12 @@ def test_walltime_shorter_than_a_calculation_is_an_infrastructure_failure(slurm,
     geometry = orca.final_geometry((fixtures / "y_opt_synthetic.out").read_text())
     job = orca.CasscfJob(orca.swap_metal(geometry, "Y", "Dy"), charge=1)
     _venv_bin_on_path()
-    profile = SlurmProfile(
-        partition="debug",
+    profile = local_slurm(
         walltime="00:01:00",
-        exclusive=False,
-        cores_per_node=2,
         max_workers_per_node=1,
-        address="127.0.0.1",
         infra_retries=0,
         heartbeat_period=2,
         heartbeat_threshold=8,
-        worker_init=f"export PATH={Path(sys.executable).parent}:$PATH",
     )
     with ParslExecutor(profile, tmp_path / "runinfo") as ex:
         calc = KramersCalculator(
@@ -214,20 +202,9 @@ def test_restart_after_orchestrator_kill_reconciles_with_slurm(slurm, tmp_path):
     from calculators.kd_embedded import EmbeddedKD
     from flows.campaign_flows import _venv_bin_on_path
     from flows.parsl_exec import BLOCKS_FILE, ParslExecutor
-    from flows.profiles import SlurmProfile
 
     _venv_bin_on_path()
-    profile = SlurmProfile(
-        partition="debug",
-        walltime="00:10:00",
-        exclusive=False,
-        cores_per_node=2,
-        max_workers_per_node=2,
-        address="127.0.0.1",
-        heartbeat_period=2,
-        heartbeat_threshold=60,
-        worker_init=f"export PATH={Path(sys.executable).parent}:$PATH",
-    )
+    profile = local_slurm(heartbeat_period=2, heartbeat_threshold=60)
     run_dir = tmp_path / "runinfo"
     ligands = ["[O-]CC", "[O-]C(C)C", "[O-]CCC", "[O-]C(C)(C)C", "[O-]CCCC", "[O-]CC(C)C"]
     proc = subprocess.Popen(
