@@ -23,7 +23,7 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 from tqdm import tqdm
 
-from gauss.model import GaussVAE, VAEConfig, load_checkpoint, save_checkpoint, vae_loss
+from gauss.model import GaussVAE, VAEConfig, save_checkpoint, vae_loss
 from gauss.tokenizer import Tokenizer
 
 log = logging.getLogger(__name__)
@@ -299,8 +299,3 @@ def _should_stop(history: list[dict], cfg: TrainConfig) -> bool:
     losses = [r["val_loss"] for r in history]
     before = min(losses[: -cfg.stop_window])
     return before - min(losses) < cfg.stop_delta
-
-
-def load(path: Path, device: str = "cpu"):
-    """Convenience re-export: load a trained checkpoint."""
-    return load_checkpoint(path, device)
