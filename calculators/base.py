@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import socket
 import subprocess
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -29,10 +32,41 @@ class CalculationFailed(Exception):
     failures (worker lost, walltime: retried for free) and bad input (never retried).
     """
 
-    def __init__(self, reason: str, kind: FailureKind = "chemistry"):
+    def __init__(
+        self, reason: str, kind: FailureKind = "chemistry", attempts: tuple[dict, ...] = ()
+    ):
         super().__init__(reason)
         self.reason = reason
         self.kind = kind
+        self.attempts = tuple(attempts)  # failed attempts before this verdict (see Placement)
+
+
+def utc_now() -> str:
+    """ISO-8601 UTC timestamp to the second, as stored in results."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where and when one attempt ran: batch job id (Slurm or PBS), node, start time (UTC).
+
+    Read from the environment the batch system gives every process of a job, so it names the
+    job a worker really ran in, not the one the orchestrator thinks it submitted.
+    """
+
+    job_id: str | None = None
+    node: str | None = None
+    started_at: str | None = None
+
+    @classmethod
+    def here(cls) -> Placement:
+        job = os.environ.get("SLURM_JOB_ID") or os.environ.get("PBS_JOBID") or None
+        node = os.environ.get("SLURMD_NODENAME") or socket.gethostname()
+        return cls(job, node, utc_now())
+
+    def attempt(self, cause: str) -> dict[str, str | None]:
+        """A failed attempt as stored in CalcResult.failed_attempts."""
+        return {"cause": cause, **asdict(self)}
 
 
 @dataclass(frozen=True)
@@ -51,6 +85,10 @@ class CalcResult:
     program_versions: dict[str, str] = field(default_factory=dict)
     wall_seconds: float = 0.0
     workdir: str | None = None
+    job_id: str | None = None  # batch job of the attempt that produced this result
+    node: str | None = None
+    started_at: str | None = None
+    failed_attempts: list[dict] = field(default_factory=list)  # Placement.attempt() each
 
     @property
     def ok(self) -> bool:
@@ -59,7 +97,7 @@ class CalcResult:
     def to_record(self) -> dict[str, Any]:
         """Flat, JSON-encoded record for Parquet storage."""
         rec = asdict(self)
-        for name in ("values", "units", "program_versions"):
+        for name in ("values", "units", "program_versions", "failed_attempts"):
             rec[name] = json.dumps(rec[name], sort_keys=True)
         return rec
 
@@ -121,6 +159,21 @@ class LaunchOutcome:
     returncode: int
     wall_seconds: float
     stdout_path: Path
+    placement: Placement = field(default_factory=Placement)
+    failed_attempts: tuple[dict, ...] = ()  # lost workers/blocks before the run that counted
+
+
+def placed(
+    result: CalcResult, placement: Placement, attempts: tuple[dict, ...] | list[dict] = ()
+) -> CalcResult:
+    """The result with where it ran and the failed attempts before it."""
+    return replace(
+        result,
+        job_id=placement.job_id,
+        node=placement.node,
+        started_at=placement.started_at,
+        failed_attempts=[*attempts, *result.failed_attempts],
+    )
 
 
 class Launcher(Protocol):
@@ -140,7 +193,7 @@ class SubprocessLauncher:
 
     def launch(self, program: str, args: list[str], workdir: Path, stdout: Path) -> LaunchOutcome:
         exe = self.executables.get(program, program)
-        start = time.perf_counter()
+        start, where = time.perf_counter(), Placement.here()
         with open(stdout, "wb") as out:
             try:
                 proc = subprocess.run(  # argument list, never a shell
@@ -157,7 +210,7 @@ class SubprocessLauncher:
                 raise CalculationFailed(
                     f"{program} exceeded {self.timeout_s} s", "infrastructure"
                 ) from exc
-        return LaunchOutcome(proc.returncode, time.perf_counter() - start, stdout)
+        return LaunchOutcome(proc.returncode, time.perf_counter() - start, stdout, where)
 
 
 def run_program(
@@ -171,13 +224,15 @@ def run_program(
 ) -> CalcResult:
     """Write inputs, launch, parse: a failed step becomes a failed result with its cause.
 
-    The work directory is kept either way, so a failed run can be inspected.
+    The work directory is kept either way, so a failed run can be inspected. The result says
+    where the program ran and which attempts were lost before (from the launcher).
     """
     key = key_for(calc, item)
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     base = dict(key=key, calculator=calc.name, version=calc.version, method=calc.method)
+    outcome: LaunchOutcome | None = None
     try:
         args = template.write_inputs(item, workdir)
         outcome = launcher.launch(template.program, args, workdir, workdir / template.output_name())
@@ -191,7 +246,7 @@ def run_program(
                 ) from exc
             raise
     except CalculationFailed as exc:
-        return CalcResult(
+        result = CalcResult(
             **base,
             status="failed",
             reason=exc.reason,
@@ -199,7 +254,10 @@ def run_program(
             wall_seconds=time.perf_counter() - start,
             workdir=str(workdir),
         )
-    return CalcResult(
+        if outcome is None:
+            return placed(result, Placement(), exc.attempts)
+        return placed(result, outcome.placement, outcome.failed_attempts)
+    result = CalcResult(
         **base,
         status="ok",
         values=values,
@@ -208,6 +266,7 @@ def run_program(
         wall_seconds=time.perf_counter() - start,
         workdir=str(workdir),
     )
+    return placed(result, outcome.placement, outcome.failed_attempts)
 
 
 def run_embedded(
@@ -219,14 +278,14 @@ def run_embedded(
     workdir: Path | None = None,
 ) -> CalcResult:
     """Run an in-process calculation; CalculationFailed becomes a failed result."""
-    start = time.perf_counter()
+    start, where = time.perf_counter(), Placement.here()
     base = dict(
         key=key_for(calc, item), calculator=calc.name, version=calc.version, method=calc.method
     )
     try:
         values = compute(item)
     except CalculationFailed as exc:
-        return CalcResult(
+        result = CalcResult(
             **base,
             status="failed",
             reason=exc.reason,
@@ -234,7 +293,8 @@ def run_embedded(
             wall_seconds=time.perf_counter() - start,
             workdir=str(workdir) if workdir else None,
         )
-    return CalcResult(
+        return placed(result, where)
+    result = CalcResult(
         **base,
         status="ok",
         values=values,
@@ -243,3 +303,4 @@ def run_embedded(
         wall_seconds=time.perf_counter() - start,
         workdir=str(workdir) if workdir else None,
     )
+    return placed(result, where)

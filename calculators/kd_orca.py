@@ -29,9 +29,12 @@ from calculators.base import (
     CalcResult,
     CalculationFailed,
     Launcher,
+    LaunchOutcome,
+    Placement,
     ProgramTemplate,
     SubprocessLauncher,
     key_for,
+    placed,
 )
 from calculators.orca import (
     DY_BASIS,
@@ -68,9 +71,11 @@ FEATURE_UNITS = {
 class StepFailed(CalculationFailed):
     """A step's failure, its reason prefixed with the step so the row says where it broke."""
 
-    def __init__(self, step: str, exc: CalculationFailed):
-        super().__init__(f"{step}: {exc.reason}", exc.kind)
+    def __init__(self, step: str, exc: CalculationFailed, outcome: LaunchOutcome | None = None):
+        attempts = outcome.failed_attempts if outcome else exc.attempts
+        super().__init__(f"{step}: {exc.reason}", exc.kind, attempts)
         self.step = step
+        self.placement = outcome.placement if outcome else None
 
 
 @dataclass
@@ -80,6 +85,8 @@ class StepRecord:
     values: dict[str, Any]
     version: str | None
     launched: bool
+    placement: Placement | None = None  # where the program ran, if it ran now
+    attempts: tuple[dict, ...] = ()  # lost workers/blocks before that run
 
 
 def _output_version(stepdir: Path, template: ProgramTemplate) -> str | None:
@@ -105,6 +112,7 @@ def launch_step(
 ) -> StepRecord:
     """Write, launch, parse one step; any CalculationFailed comes back as StepFailed."""
     stepdir.mkdir(parents=True, exist_ok=True)
+    outcome: LaunchOutcome | None = None
     try:
         args = template.write_inputs(job, stepdir)
         outcome = launcher.launch(template.program, args, stepdir, stepdir / template.output_name())
@@ -116,8 +124,19 @@ def launch_step(
                 raise CalculationFailed(reason, exc.kind) from exc
             raise
     except CalculationFailed as exc:
-        raise StepFailed(step, exc) from exc
-    return StepRecord(values, _output_version(stepdir, template), True)
+        raise StepFailed(step, exc, outcome) from exc
+    version = _output_version(stepdir, template)
+    return StepRecord(values, version, True, outcome.placement, outcome.failed_attempts)
+
+
+def _last_placement(records: dict[str, StepRecord]) -> Placement:
+    """Where the last program of the chain that ran in this call ran (none: all reused)."""
+    ran = [rec.placement for rec in records.values() if rec.placement is not None]
+    return ran[-1] if ran else Placement()
+
+
+def _attempts(records: dict[str, StepRecord]) -> list[dict]:
+    return [attempt for rec in records.values() for attempt in rec.attempts]
 
 
 def build_job(step: str, job: Callable[[], Any]) -> Any:
@@ -212,7 +231,7 @@ class OrcaKD:
             claim_workdir(where, key, self.name, self.version)
             values = self._chain(lig, where, records)
         except CalculationFailed as exc:
-            return CalcResult(
+            result = CalcResult(
                 **base,
                 status="failed",
                 reason=exc.reason,
@@ -221,7 +240,9 @@ class OrcaKD:
                 wall_seconds=time.perf_counter() - start,
                 workdir=str(where),
             )
-        return CalcResult(
+            last = getattr(exc, "placement", None) or _last_placement(records)
+            return placed(result, last, [*_attempts(records), *exc.attempts])
+        result = CalcResult(
             **base,
             status="ok",
             values=values,
@@ -230,6 +251,7 @@ class OrcaKD:
             wall_seconds=time.perf_counter() - start,
             workdir=str(where),
         )
+        return placed(result, _last_placement(records), _attempts(records))
 
     def _chain(
         self, lig: chem.Ligand, where: Path, records: dict[str, StepRecord]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ def history(store: CampaignStore) -> pd.DataFrame:
                 "candidates": m.get("candidates", 0),
                 "calculations": m.get("calculations", 0),
                 "failed": m.get("failed", 0),
+                "lost_attempts": m.get("lost_attempts", 0),
                 "median_gap_1": new.get("median"),
                 "max_gap_1": new.get("max"),
                 "best_gap_1": m.get("best_gap_1"),
@@ -37,8 +39,35 @@ def history(store: CampaignStore) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+WHERE = ("job_id", "node", "started_at")
+
+
+def where_it_ran(store: CampaignStore, k: int) -> dict[str, dict[str, Any]]:
+    """Per calculation key (as of round k): batch job, node, start and every failed attempt.
+
+    Rows stored before placements were recorded read as None / no attempts. An ok row wins
+    over a failed one of the same key (a retried calculation).
+    """
+    calcs = store.read("calculations", round=k)
+    if not len(calcs):
+        return {}
+    calcs = calcs.sort_values("status", key=lambda s: s != "ok", kind="stable")
+    out = {}
+    for row in calcs.drop_duplicates("key").to_dict("records"):
+        attempts = row.get("failed_attempts")
+        out[row["key"]] = {
+            **{name: _text(row.get(name)) for name in WHERE},
+            "failed_attempts": json.loads(attempts) if isinstance(attempts, str) else [],
+        }
+    return out
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
 def show(store: CampaignStore, k: int) -> dict[str, Any]:
-    """Seeds, candidates and results of round k, as committed."""
+    """Seeds, candidates and results of round k, as committed, with where each one ran."""
     rounds = {r.round: r for r in store.rounds()}
     if k not in rounds:
         raise ValueError(f"campaign {store.name!r} has no committed round {k}")
@@ -46,12 +75,16 @@ def show(store: CampaignStore, k: int) -> dict[str, Any]:
     labels = labels[labels["round"] == k]
     cands = store.read("candidates", round=k)
     cands = cands[cands["round"] == k] if "round" in cands.columns else cands
+    where = where_it_ran(store, k)
     return {
         "round": k,
         "manifest": rounds[k].manifest,
         "seeds": rounds[k].manifest.get("seeds", []),
         "candidates": cands.drop(columns=["round"], errors="ignore").to_dict("records"),
-        "results": labels.drop(columns=["round"], errors="ignore").to_dict("records"),
+        "results": [
+            {**row, **where.get(row["key"], {"failed_attempts": []})}
+            for row in labels.drop(columns=["round"], errors="ignore").to_dict("records")
+        ],
     }
 
 

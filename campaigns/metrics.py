@@ -6,6 +6,7 @@ KD gap of each generated ligand compared against the gap of the seed it was samp
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 
 import numpy as np
@@ -56,3 +57,10 @@ def sampling_counts(samples: pd.DataFrame) -> dict[str, int]:
         "novel": int(samples["novel"].sum()),
         "unique": int(samples["unique"].sum()),
     }
+
+
+def lost_attempts(calcs: pd.DataFrame) -> int:
+    """Attempts lost to infrastructure (workers, blocks, walltime) behind these calculations."""
+    if "failed_attempts" not in calcs.columns:
+        return 0
+    return int(sum(len(json.loads(a)) for a in calcs["failed_attempts"] if isinstance(a, str)))

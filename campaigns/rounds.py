@@ -377,6 +377,7 @@ def _round_metrics(ctx, k, plan, labels, calcs, seed_gap, sample_seed) -> dict[s
         "failed": int((calcs["status"] == "failed").sum()) if len(calcs) else 0,
         "failure_rate": float((calcs["status"] == "failed").sum() / n_calc) if len(calcs) else 0.0,
         "failures": metrics.failures_by_reason(calcs) if len(calcs) else {},
+        "lost_attempts": metrics.lost_attempts(calcs),
         "surrogate_cv_r2": plan.surrogate_r2,
         "new": metrics.distribution(new_gap),
         "seeds": metrics.distribution(plan.seeds["gap_1"].to_numpy(dtype=float)),

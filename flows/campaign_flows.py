@@ -106,6 +106,24 @@ def _png_data_url(path: Path) -> str:
     return "data:image/png;base64," + base64.b64encode(Path(path).read_bytes()).decode()
 
 
+def where_table(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per calculation: batch job, node, start, and each lost attempt with its cause."""
+    return [
+        {
+            "smiles": r["smiles"],
+            "status": r["status"],
+            "job_id": r.get("job_id") or "",
+            "node": r.get("node") or "",
+            "started_at": r.get("started_at") or "",
+            "failed_attempts": "; ".join(
+                f"{a.get('cause')} (job {a.get('job_id') or '?'} on {a.get('node') or '?'})"
+                for a in r.get("failed_attempts", [])
+            ),
+        }
+        for r in results
+    ]
+
+
 @task(name="round-artifacts", cache_policy=NO_CACHE)
 def artifacts_task(store: CampaignStore, k: int) -> list[str]:
     """Markdown summary, best-candidates table and plots of round k, visible in the UI."""
@@ -123,6 +141,7 @@ def artifacts_task(store: CampaignStore, k: int) -> list[str]:
         f"| seeds | {len(info['seeds'])} |",
         f"| candidates computed | {m.get('calculations', 0)} |",
         f"| failed | {m.get('failed', 0)} ({_fmt(m.get('failure_rate', 0), '.0%')}) |",
+        f"| attempts lost to infrastructure (retried) | {m.get('lost_attempts', 0)} |",
         f"| median first gap of new ligands (cm⁻¹) | {_fmt(new.get('median'))} |",
         f"| best first gap so far (cm⁻¹) | {_fmt(m.get('best_gap_1'))} |",
         f"| seed-vs-sample R² | {_fmt(m.get('seed_sample_r2'), '.2f')} |",
@@ -148,6 +167,11 @@ def artifacts_task(store: CampaignStore, k: int) -> list[str]:
     ]
     if table:
         ids.append(str(create_table_artifact(table, key=f"{key}-best", description="best")))
+    placements = where_table(info["results"])
+    if placements:
+        ids.append(
+            str(create_table_artifact(placements, key=f"{key}-where", description="where it ran"))
+        )
     for path in history.round_plots(store, k):
         ids.append(
             str(

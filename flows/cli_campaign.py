@@ -122,8 +122,9 @@ def show_cmd(
         typer.echo(f"  seed {smi}")
     results = pd.DataFrame(info["results"])
     if len(results):
-        cols = [c for c in ("smiles", "status", "gap_1", "gap_7", "reason") if c in results]
-        typer.echo(results[cols].to_string(index=False))
+        results["lost"] = results["failed_attempts"].map(len)  # attempts lost to infrastructure
+        cols = ["smiles", "status", "gap_1", "gap_7", "job_id", "node", "lost", "reason"]
+        typer.echo(results[[c for c in cols if c in results]].to_string(index=False))
 
 
 @app.command("export")

@@ -28,9 +28,13 @@ from __future__ import annotations
 import json
 import logging
 import shlex
+import threading
 import time
+import uuid
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import replace
 from itertools import islice
 from pathlib import Path
 from types import TracebackType
@@ -46,28 +50,51 @@ from calculators.base import (
     CalculationFailed,
     Calculator,
     LaunchOutcome,
+    Placement,
     key_for,
+    placed,
 )
 from flows.profiles import (
     EXECUTOR_LABEL,
     INFRASTRUCTURE_ERRORS,
     LocalProfile,
     Profile,
+    SlurmProfile,
     build_provider,
+    infrastructure_retry_cost,
     parsl_config,
 )
+from flows.queue_check import BlockCannotStart, hopeless, slurm_pending_reasons
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 COMMAND_NOT_FOUND = 127  # bash's exit status when `exec` cannot find the program
 PROGRAM_THREADS_MAX = 256  # orchestrator threads waiting on program runs, whatever the window
+POLL_S = 2.0  # how often a wait for results looks at the scheduler's queue
 
 
 # --- worker side ------------------------------------------------------------------------------
 
+NOTES_DIR = "attempts"  # per-task notes of where each attempt started (shared file system)
+# The same note line, written by a bash app before its program starts (job, node, UTC start).
+SHELL_NOTE = (
+    "printf '%s\\t%s\\t%s\\n' \"${SLURM_JOB_ID:-${PBS_JOBID:-}}\" "
+    '"${SLURMD_NODENAME:-$(hostname)}" "$(date -u +%Y-%m-%dT%H:%M:%SZ)"'
+)
 
-def run_chunk(calc: Calculator, items: list[Any]) -> list[CalcResult]:
+
+def note_attempt(notes: Path) -> None:
+    """Append where this attempt starts, so an attempt lost with its worker can be placed."""
+    where = Placement.here()
+    notes.parent.mkdir(parents=True, exist_ok=True)
+    with open(notes, "a") as handle:
+        handle.write(f"{where.job_id or ''}\t{where.node or ''}\t{where.started_at}\n")
+
+
+def run_chunk(calc: Calculator, items: list[Any], notes: str | None = None) -> list[CalcResult]:
     """One Parsl task: run the calculator over a chunk of items on a worker."""
+    if notes:
+        note_attempt(Path(notes))
     return [calc.run(item) for item in items]
 
 
@@ -87,20 +114,33 @@ def chunked(items: Iterable[T], size: int) -> Iterator[list[T]]:
 
 
 def bounded(
-    submit: Callable[[T], Future], work: Iterable[T], window: int
+    submit: Callable[[T], Future],
+    work: Iterable[T],
+    window: int,
+    poll: Callable[[], None] | None = None,
 ) -> Iterator[tuple[T, Future]]:
-    """Submit work with at most `window` futures pending; yield (work, future) as each finishes."""
+    """Submit work with at most `window` futures pending; yield (work, future) as each finishes.
+
+    `poll` is called every POLL_S seconds while nothing finishes (it may raise to give up).
+    """
     running: dict[Future, T] = {}
     for unit in work:
         running[submit(unit)] = unit
         while len(running) >= window:
-            yield from _finished(running)
+            yield from _finished(running, poll)
     while running:
-        yield from _finished(running)
+        yield from _finished(running, poll)
 
 
-def _finished(running: dict[Future, T]) -> Iterator[tuple[T, Future]]:
-    done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+def _finished(
+    running: dict[Future, T], poll: Callable[[], None] | None
+) -> Iterator[tuple[T, Future]]:
+    while True:
+        done, _ = wait(list(running), timeout=POLL_S, return_when=FIRST_COMPLETED)
+        if done:
+            break
+        if poll is not None:
+            poll()
     for future in done:
         yield running.pop(future), future
 
@@ -109,6 +149,57 @@ def tries_of(future: Future) -> int:
     """How many times Parsl ran the task (its own record), 1 if unknown."""
     record = getattr(future, "task_record", None) or {}
     return int(record.get("fail_count", 0)) or 1
+
+
+def read_attempts(notes: Path) -> list[Placement]:
+    """The notes attempts wrote when they started, oldest first."""
+    try:
+        lines = notes.read_text().splitlines()
+    except OSError:
+        return []
+    placements = []
+    for line in lines:
+        job, node, started = ([*line.split("\t"), "", "", ""])[:3]
+        placements.append(Placement(job or None, node or None, started or None))
+    return placements
+
+
+def pair_attempts(
+    causes: list[str], notes: list[Placement], came_back: bool
+) -> tuple[Placement, list[dict]]:
+    """Where the final attempt ran, and each failed attempt's cause with where it had started.
+
+    Parsl forgets causes on retry, so they come from AttemptLog; places come from the notes.
+    When the task came back, its last note is the attempt that counted. An attempt lost
+    before any worker started it wrote no note: causes beyond the notes stay unplaced.
+    """
+    final = Placement()
+    if came_back and notes:
+        final, notes = notes[-1], notes[:-1]
+    failed = [
+        (notes[i] if i < len(notes) else Placement()).attempt(cause)
+        for i, cause in enumerate(causes)
+    ]
+    return final, failed
+
+
+class AttemptLog:
+    """Parsl retry handler that also notes each lost attempt's cause, per Parsl task id."""
+
+    def __init__(self) -> None:
+        self._causes: dict[int, list[str]] = defaultdict(list)
+        self._lock = threading.Lock()
+
+    def retry_cost(self, exc: Exception, task_record: Any) -> float:
+        if isinstance(exc, INFRASTRUCTURE_ERRORS):
+            with self._lock:
+                self._causes[task_record["id"]].append(f"{type(exc).__name__}: {exc}")
+        return infrastructure_retry_cost(exc, task_record)
+
+    def pop(self, future: Future) -> list[str]:
+        """Causes noted for a finished task (forgotten here once read)."""
+        with self._lock:
+            return self._causes.pop(getattr(future, "tid", None), [])
 
 
 def infrastructure_failure(
@@ -200,13 +291,17 @@ class ParslExecutor:
         self._apps: tuple[Any, Any] | None = None  # (chunk python app, command bash app)
         self._recorded: list[str] = []
         self.reconciled: dict[str, list[str]] = {}
+        self.attempts = AttemptLog()
+        self.refused: str | None = None  # why a block can never start (see queue_check)
+        self._last_queue_check = 0.0
 
     def __enter__(self) -> ParslExecutor:
         if self._dfk is not None:
             raise RuntimeError("this ParslExecutor is already open")
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.reconciled = reconcile_stale_blocks(self.profile, self.run_dir / BLOCKS_FILE)
-        self._dfk = dfk = DataFlowKernel(parsl_config(self.profile, self.run_dir))
+        config = parsl_config(self.profile, self.run_dir, self.attempts.retry_cost)
+        self._dfk = dfk = DataFlowKernel(config)
         on = dict(data_flow_kernel=dfk, executors=[EXECUTOR_LABEL])
         self._apps = (python_app(run_chunk, **on), bash_app(shell_command, **on))
         self._record_blocks()
@@ -215,7 +310,7 @@ class ParslExecutor:
     def _record_blocks(self) -> None:
         """Note the scheduler jobs of our blocks, so a restart after a crash can find them."""
         htex = self.dfk.executors[EXECUTOR_LABEL]
-        jobs = sorted({str(j) for j in getattr(htex, "blocks_to_job_id", {}).values()})
+        jobs = self.block_jobs()
         if jobs != self._recorded:
             path = self.run_dir / BLOCKS_FILE
             tmp = path.with_suffix(".tmp")
@@ -250,6 +345,10 @@ class ParslExecutor:
         """Work directory of one program calculation, named by its content key."""
         return self.run_dir / "scratch" / calc.name / key_for(calc, item)
 
+    def notes_path(self) -> Path:
+        """A fresh file for one task's attempt notes."""
+        return self.run_dir / NOTES_DIR / f"{uuid.uuid4().hex}.tsv"
+
     def submit_command(self, command: str, stdout: Path) -> Future:
         """Run a prepared bash command on a worker, its output captured in `stdout`."""
         return self._open_apps()[1](command, stdout=(str(stdout), "w"))
@@ -260,25 +359,56 @@ class ParslExecutor:
             yield from self._map_programs(calc, items)
             return
         app = self._open_apps()[0]
-        chunks = chunked(items, self.chunk_size)
-        for chunk, future in bounded(lambda c: app(calc, c), chunks, self.window):
+        work = ((chunk, self.notes_path()) for chunk in chunked(items, self.chunk_size))
+        for (chunk, notes), future in bounded(
+            lambda unit: app(calc, unit[0], str(unit[1])), work, self.window, self.check_queue
+        ):
             self._record_blocks()
-            yield from self._chunk_results(calc, chunk, future)
+            yield from self._chunk_results(calc, chunk, notes, future)
 
     def _chunk_results(
-        self, calc: Calculator, chunk: list[Any], future: Future
+        self, calc: Calculator, chunk: list[Any], notes: Path, future: Future
     ) -> list[CalcResult]:
+        """The chunk's results, each with the attempts its chunk lost before (and their places)."""
+        causes, started = self.attempts.pop(future), read_attempts(notes)
+        notes.unlink(missing_ok=True)
         try:
-            return future.result()
+            results = future.result()
         except INFRASTRUCTURE_ERRORS as exc:
+            _, failed = pair_attempts(causes, started, came_back=False)
             tries = tries_of(future)
             where, logs = self.scheduler_context()
-            return [infrastructure_failure(calc, item, exc, tries, where, logs) for item in chunk]
+            lost = [infrastructure_failure(calc, item, exc, tries, where, logs) for item in chunk]
+            return [placed(r, Placement(), failed) for r in lost]
+        _, failed = pair_attempts(causes, started, came_back=True)
+        return [replace(r, failed_attempts=[*failed, *r.failed_attempts]) for r in results]
+
+    def block_jobs(self) -> list[str]:
+        """Scheduler job ids of this executor's blocks (as submitted)."""
+        htex = self.dfk.executors[EXECUTOR_LABEL]
+        return sorted({str(j) for j in getattr(htex, "blocks_to_job_id", {}).values()})
+
+    def check_queue(self) -> None:
+        """Give up, naming the job and reason, if a Slurm block can never start (rate-limited).
+
+        Sets `refused` first, so launcher threads waiting on that block stop waiting too.
+        """
+        if not isinstance(self.profile, SlurmProfile):
+            return
+        now = time.monotonic()
+        if now - self._last_queue_check < self.profile.queue_check_period:
+            return
+        self._last_queue_check = now
+        message = hopeless(slurm_pending_reasons(self.block_jobs()))
+        if message:
+            self.refused = message
+            log.error(message)
+            raise BlockCannotStart(message)
 
     def scheduler_context(self) -> tuple[str, str]:
         """Scheduler job ids of this executor's blocks and the directory of their logs."""
         htex = self.dfk.executors[EXECUTOR_LABEL]
-        jobs = sorted({str(j) for j in getattr(htex, "blocks_to_job_id", {}).values()})
+        jobs = self.block_jobs()
         logs = str(getattr(htex.provider, "script_dir", "") or "")
         return (f"{htex.provider.label} jobs {', '.join(jobs)}" if jobs else ""), logs
 
@@ -291,7 +421,7 @@ class ParslExecutor:
             def submit(item: Any) -> Future:
                 return pool.submit(calc.run, item, self.scratch_dir(calc, item))
 
-            for _, future in bounded(submit, items, threads):
+            for _, future in bounded(submit, items, threads, self.check_queue):
                 yield future.result()
 
 
@@ -310,27 +440,49 @@ class ParslLauncher:
         self.executor = executor
         self.executables = dict(executables or {})  # program name -> path on the workers
 
-    def command(self, program: str, args: list[str], workdir: Path) -> str:
+    def command(
+        self, program: str, args: list[str], workdir: Path, notes: Path | None = None
+    ) -> str:
+        """The bash line; with `notes`, each attempt first appends where it starts there."""
         exe = self.executables.get(program, program)
-        return f"cd {shlex.quote(str(workdir))} && exec {shlex.join([exe, *args])} 2>&1"
+        run = f"cd {shlex.quote(str(workdir))} && exec {shlex.join([exe, *args])} 2>&1"
+        return f"{SHELL_NOTE} >> {shlex.quote(str(notes))} && {run}" if notes else run
 
     def launch(self, program: str, args: list[str], workdir: Path, stdout: Path) -> LaunchOutcome:
         workdir, stdout = Path(workdir).resolve(), Path(stdout).resolve()
+        notes = self.executor.notes_path()
+        notes.parent.mkdir(parents=True, exist_ok=True)
         start = time.perf_counter()
-        future = self.executor.submit_command(self.command(program, args, workdir), stdout)
+        future = self.executor.submit_command(self.command(program, args, workdir, notes), stdout)
+        while not future.done():  # stop waiting if the executor learnt its block cannot start
+            if self.executor.refused:
+                raise CalculationFailed(self.executor.refused, "infrastructure")
+            wait([future], timeout=POLL_S)
         try:
             future.result()
             returncode = 0
         except BashExitFailure as exc:
             returncode = exc.exitcode
         except INFRASTRUCTURE_ERRORS as exc:
+            _, failed = self._attempts(future, notes, came_back=False)
             where, logs = self.executor.scheduler_context()
             raise CalculationFailed(
                 f"{program} lost its worker after {tries_of(future)} tries: "
                 f"{type(exc).__name__}: {exc}" + (f"; {where}; block logs {logs}" if where else ""),
                 "infrastructure",
+                tuple(failed),
             ) from exc
+        final, failed = self._attempts(future, notes, came_back=True)
         if returncode == COMMAND_NOT_FOUND:
             exe = self.executables.get(program, program)
-            raise CalculationFailed(f"{program} executable not found on the worker: {exe}", "input")
-        return LaunchOutcome(returncode, time.perf_counter() - start, stdout)
+            raise CalculationFailed(
+                f"{program} executable not found on the worker: {exe}", "input", tuple(failed)
+            )
+        return LaunchOutcome(returncode, time.perf_counter() - start, stdout, final, tuple(failed))
+
+    def _attempts(
+        self, future: Future, notes: Path, came_back: bool
+    ) -> tuple[Placement, list[dict]]:
+        causes, started = self.executor.attempts.pop(future), read_attempts(notes)
+        notes.unlink(missing_ok=True)
+        return pair_attempts(causes, started, came_back)

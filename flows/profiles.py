@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -105,6 +105,13 @@ class _Batch(_Common):
         ge=0,
         description="seconds before the walltime when a block stops taking new tasks, so no "
         "calculation starts on a block about to expire (0 = never drain)",
+    )
+
+    queue_check_period: float = Field(
+        30.0,
+        gt=0,
+        description="seconds between checks of pending blocks for reasons waiting cannot clear "
+        "(walltime over the partition limit, bad account...): the round then fails with the reason",
     )
 
     def drain_period(self) -> int | None:
@@ -283,8 +290,16 @@ def _workers_per_node(profile: Profile) -> int | None:
     return profile.max_workers_per_node or profile.cpus_per_node
 
 
-def parsl_config(profile: Profile, run_dir: Path) -> Config:
-    """One HighThroughputExecutor on the profile's provider, with infrastructure-only retries."""
+def parsl_config(
+    profile: Profile,
+    run_dir: Path,
+    retry_handler: Callable[[Exception, TaskRecord], float] = infrastructure_retry_cost,
+) -> Config:
+    """One HighThroughputExecutor on the profile's provider, with infrastructure-only retries.
+
+    `retry_handler` must charge what infrastructure_retry_cost charges; the executor passes one
+    that also notes every failed attempt.
+    """
     run_dir = Path(run_dir)
     address = "127.0.0.1" if isinstance(profile, LocalProfile) else profile.address
     executor = HighThroughputExecutor(
@@ -302,7 +317,7 @@ def parsl_config(profile: Profile, run_dir: Path) -> Config:
         executors=[executor],
         run_dir=str(run_dir),
         retries=profile.infra_retries,
-        retry_handler=infrastructure_retry_cost,
+        retry_handler=retry_handler,
         strategy_period=profile.strategy_period,
         max_idletime=profile.max_idletime,
         usage_tracking=0,

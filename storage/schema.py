@@ -1,5 +1,8 @@
 """Rows in, Arrow out: strict column/type checks before anything touches a stored table.
 
+A stored table only grows by the columns its hints name (a newer version of this package
+recording more per row); any other new column is refused.
+
 Delta Lake itself would cast a string column of digits into an integer column without a word, so
 the store compares *kinds* (string, int, float, ...) itself and only then casts to the stored
 types. A column whose values are all missing (Arrow type null) takes the stored type, or the
@@ -25,6 +28,8 @@ CALCULATION_TYPES: dict[str, pa.DataType] = {
     **dict.fromkeys(("units", "reason", "failure_kind", "program_versions"), _TEXT),
     "wall_seconds": pa.float64(),
     "workdir": _TEXT,
+    # where it ran (added in store format 1 without a migration: older rows read as null)
+    **dict.fromkeys(("job_id", "node", "started_at", "failed_attempts"), _TEXT),
 }
 # The store's own per-round row (manifest, hashes, commit time).
 ROUND_ROW_TYPES: dict[str, pa.DataType] = dict.fromkeys(
@@ -118,6 +123,12 @@ def conform(table: str, data: pa.Table, stored: pa.Schema | None) -> pa.Table:
     if stored is None:
         return _first_schema(table, data)
     wanted = [f for f in stored if f.name != ROUND_COLUMN]
+    hints = TYPE_HINTS.get(table, {})
+    for f in wanted:  # optional product columns (hinted, not required) read as null when absent
+        if f.name not in data.column_names and f.name in hints and f.name not in REQUIRED.get(
+            table, ()
+        ):
+            data = data.append_column(f.name, pa.nulls(data.num_rows, f.type))
     given = set(data.column_names)
     missing = [f.name for f in wanted if f.name not in given]
     if missing:
@@ -126,8 +137,11 @@ def conform(table: str, data: pa.Table, stored: pa.Schema | None) -> pa.Table:
             f"table {table!r} is missing column {missing[0]!r} (stored type {kind})"
         )
     extra = sorted(given - {f.name for f in wanted})
-    if extra:
-        raise SchemaMismatch(f"table {table!r} has column {extra[0]!r}, not in the stored schema")
+    unknown = [name for name in extra if name not in hints]
+    if unknown:
+        raise SchemaMismatch(f"table {table!r} has column {unknown[0]!r}, not in the stored schema")
+    # columns the product added to a table after it was created: appended, typed by their hint
+    wanted += [pa.field(name, hints[name]) for name in extra]
     for f in wanted:
         have = data.schema.field(f.name).type
         if not fits(have, f.type):

@@ -93,7 +93,7 @@ def _check_round_number(round_no: object) -> int:
 
 def _write_delta(path: Path, data: pa.Table) -> int:
     """Append rows as one new Delta version; returns that version (we are the only writer)."""
-    write_deltalake(path, data, mode="append")
+    write_deltalake(path, data, mode="append", schema_mode="merge")
     return DeltaTable(path).version()
 
 

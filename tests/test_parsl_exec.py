@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import shlex
+import socket
 import sys
 import textwrap
 from collections.abc import Iterator
@@ -157,6 +158,12 @@ def test_lost_worker_is_resubmitted_without_a_failure(ex, tmp_path):
     assert [r.status for r in results] == ["ok"] * 4
     assert ex.dfk.task_count - tasks_before == 1  # the same Parsl task, tried again
     assert calc.runs("[O-]CCC") == 2
+    for row in results:  # where it ran, and the lost attempt of its chunk with its cause
+        assert row.node == socket.gethostname() and row.job_id is None and row.started_at
+        [lost] = row.failed_attempts
+        assert lost["cause"].startswith("WorkerLost: ") and lost["node"] == socket.gethostname()
+        assert lost["started_at"] <= row.started_at
+    assert not list((ex.run_dir / "attempts").iterdir())  # notes are read once, then removed
 
 
 def test_retries_exhausted_gives_infrastructure_rows_for_the_whole_chunk(ex, tmp_path):
@@ -171,6 +178,8 @@ def test_retries_exhausted_gives_infrastructure_rows_for_the_whole_chunk(ex, tmp
         assert row.reason.startswith("WorkerLost: ") and "after 2 tries" in row.reason
         assert "; local jobs " in row.reason  # which scheduler jobs ran the blocks
         assert row.workdir  # the blocks' log directory
+        assert [a["cause"].split(":")[0] for a in row.failed_attempts] == ["WorkerLost"] * 2
+        assert all(a["node"] == socket.gethostname() for a in row.failed_attempts)
     assert all(results[key_for(calc, s)].ok for s in survivors)
     assert calc.runs("[O-]CC") == 2  # infra_retries=1: tried twice, then given up
 
@@ -232,6 +241,7 @@ def test_launcher_replays_dy_output_through_map(ex, tmp_path, dy_job):
     assert result.ok, result.reason
     assert result.values["gaps_cm"] == pytest.approx(DY_GAPS)
     assert result.program_versions == {"orca": "6.1.1"}
+    assert result.node == socket.gethostname() and result.failed_attempts == []
     workdir = Path(result.workdir)
     assert workdir == ex.run_dir / "scratch" / calc.name / key_for(calc, dy_job)
     out = (workdir / "dy_casscf_soc.out").read_text()
@@ -280,6 +290,8 @@ def test_launcher_lost_worker_is_an_infrastructure_failure_after_retries(ex, tmp
     assert info.value.kind == "infrastructure"
     assert "lost its worker after 2 tries: WorkerLost" in info.value.reason
     assert (tmp_path / "runs").read_text() == "xx"
+    assert [a["cause"].split(":")[0] for a in info.value.attempts] == ["WorkerLost"] * 2
+    assert all(a["node"] == socket.gethostname() and a["started_at"] for a in info.value.attempts)
 
 
 def test_launcher_missing_program_is_bad_input(ex, tmp_path):

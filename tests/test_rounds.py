@@ -244,6 +244,8 @@ def test_history_verbs_read_the_store(tmp_path, corpus, model):
     shown = json.loads(gauss("show", "t1", "--round", "1", "--format", "json").stdout)
     assert shown["round"] == 1 and len(shown["seeds"]) == 3
     assert {r["smiles"] for r in shown["results"]} == {c["smiles"] for c in shown["candidates"]}
+    assert all(r["node"] and r["started_at"] for r in shown["results"])  # where each one ran
+    assert all(r["failed_attempts"] == [] for r in shown["results"])
     out = tmp_path / "r1.parquet"
     assert gauss("export", "t1", "--round", "1", "--out", str(out)).returncode == 0
     exported = pd.read_parquet(out)

@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -87,6 +88,13 @@ def local_slurm(**overrides):
     return SlurmProfile(**{**settings, **overrides})
 
 
+def slurm_node() -> str:
+    """The one node of the test cluster, as Slurm names it (SLURMD_NODENAME on workers)."""
+    out = subprocess.run(["sinfo", "-h", "-o", "%n"], capture_output=True, text=True, timeout=30)
+    [node] = set(out.stdout.split())
+    return node
+
+
 def _running_jobs() -> list[str]:
     out = subprocess.run(
         ["squeue", "-h", "-t", "RUNNING", "-o", "%i"], capture_output=True, text=True, timeout=30
@@ -131,6 +139,13 @@ def test_scancel_of_a_block_is_retried_without_chemistry_failures(slurm, tmp_pat
     blocks = [f for f in _jobcomp_records() if int(f["JobId"]) > int(cancelled[0])]
     assert any(".block-1." in f["JobName"] for f in blocks)  # the work moved to a new block
     assert {job_state(j) for j in cancelled} == {"CANCELLED"}  # Slurm's record, not Parsl's
+    # every row says which Slurm job computed it; the lost attempts name the cancelled block
+    ran = {f["JobId"] for f in _jobcomp_records()}
+    assert all(r.job_id in ran for r in results)
+    assert {r.node for r in results} == {slurm_node()}
+    lost = [a for r in results for a in r.failed_attempts]
+    assert lost and {a["job_id"] for a in lost} <= set(cancelled)
+    assert all(a["cause"].startswith(("ManagerLost", "WorkerLost")) for a in lost)
 
 
 @pytest.mark.integration
@@ -230,3 +245,201 @@ def test_restart_after_orchestrator_kill_reconciles_with_slurm(slurm, tmp_path):
     assert len(results) == len(ligands)
     assert {job_state(j) for j in ex.reconciled["cancelled"]} <= {"CANCELLED"}
     assert not (run_dir / BLOCKS_FILE).exists()  # clean exit: nothing left to reconcile
+
+
+# --- a whole campaign, the HPC chain, drain and a block that can never start ------------------
+
+
+@pytest.fixture(scope="module")
+def prefect_api():
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+def profiles_file(tmp_path: Path, **overrides) -> Path:
+    import yaml
+
+    path = tmp_path / "profiles.yaml"
+    slurm_section = local_slurm(**overrides).model_dump(mode="json", exclude_defaults=True)
+    path.write_text(yaml.safe_dump({"slurm": {"kind": "slurm", **slurm_section}}))
+    return path
+
+
+@pytest.mark.integration
+def test_campaign_rounds_run_as_slurm_jobs_and_history_says_where(
+    slurm, prefect_api, tmp_path, monkeypatch
+):
+    """run_campaign on the slurm profile: round 0 and round 1 computed by Slurm jobs, and every
+    stored calculation names its job and node (history and the 'where' artifact)."""
+    import asyncio
+
+    from prefect.client.orchestration import get_client
+
+    from campaigns import history
+    from campaigns.spec import parse_spec
+    from flows.campaign_flows import run_campaign
+    from storage.store import CampaignStore
+    from tests.conftest import QM9_LIGANDS_SAMPLE, SHIPPED_MODEL
+
+    monkeypatch.setenv("GAUSS_STORE", str(tmp_path / "store"))
+    monkeypatch.setenv("GAUSS_PROFILES", str(profiles_file(tmp_path)))
+    spec = parse_spec(
+        {
+            "name": "onslurm",
+            "corpus": str(QM9_LIGANDS_SAMPLE),
+            "model": str(SHIPPED_MODEL),
+            "initial_size": 8,
+            "seeds_per_round": 2,
+            "profile": "slurm",
+            "sampling": {"samples_per_seed": 2, "sigmas": [0.3, 0.5], "steps_per_sigma": 4},
+        }
+    )
+    before = {r["JobId"] for r in _jobcomp_records()}
+    results = run_campaign(spec, rounds_to_run=1)
+    assert [m["calculations"] for m in results] == [8, 4]
+    store = CampaignStore(tmp_path / "store", "onslurm")
+    rows = store.read("calculations")
+    finished = {r["JobId"]: r for r in _jobcomp_records() if r["JobId"] not in before}
+    assert set(rows["job_id"]) <= set(finished), "a row names a job that did not run here"
+    assert all(".block-" in finished[j]["JobName"] for j in set(rows["job_id"]))
+    assert set(rows["node"]) == {slurm_node()}
+    shown = history.show(store, 1)
+    assert all(r["job_id"] in finished for r in shown["results"])
+
+    async def where_artifact():
+        async with get_client() as client:
+            found = await client.read_artifacts()
+            return [a for a in found if a.key == "onslurm-round-1-where"]
+
+    [artifact] = asyncio.run(where_artifact())
+    assert all(row["job_id"] in finished for row in json.loads(artifact.data))
+
+
+def replaying_orca_chain(tmp_path: Path) -> Path:
+    """Stand-in `orca`: replays the stored output that belongs to the input it is given."""
+    import textwrap
+
+    fixtures = REPO / "tests" / "fixtures" / "orca"
+    script = tmp_path / "bin" / "orca"
+    script.parent.mkdir(parents=True, exist_ok=True)
+    script.write_text(
+        f"#!{sys.executable}\n"
+        + textwrap.dedent(f"""
+        import pathlib, re, sys
+        fixtures = pathlib.Path({str(fixtures)!r})
+        inp = pathlib.Path(sys.argv[1])
+        if inp.name.startswith("dy_"):
+            out = "dy_sextets_synthetic.out"
+        elif re.search(r"^\\s*N\\s", inp.read_text(), re.M):
+            out = "y_opt_cyanoformate_synthetic.out"
+        else:
+            out = "y_opt_ethoxide_synthetic.out"
+        sys.stdout.write((fixtures / out).read_text())
+    """)
+    )
+    script.chmod(0o755)
+    return script
+
+
+@pytest.mark.integration
+def test_orca_chain_programs_run_as_slurm_jobs(slurm, tmp_path):
+    """OrcaKD's three ORCA runs per ligand go to Slurm workers through ParslLauncher; input
+    writing and parsing stay on the orchestrator, scratch lies in the shared run directory."""
+    from calculators.kd_orca import OrcaKD
+    from calculators.orca import CasscfSocTemplate
+    from flows.campaign_flows import _venv_bin_on_path
+    from flows.parsl_exec import ParslExecutor, ParslLauncher
+
+    _venv_bin_on_path()
+    orca_bin = replaying_orca_chain(tmp_path)
+    before = {r["JobId"] for r in _jobcomp_records()}
+    with ParslExecutor(local_slurm(), tmp_path / "runinfo") as ex:
+        calc = OrcaKD(
+            launcher=ParslLauncher(ex, {"orca": str(orca_bin)}),
+            scratch_root=ex.run_dir / "scratch",
+            casscf=CasscfSocTemplate(sextets_only=True),
+        )
+        results = list(ex.map(calc, ["[O-]CC", "[O-]C(=O)C#N"]))
+        blocks = ex.block_jobs()
+    assert [r.status for r in results] == ["ok", "ok"], [r.reason for r in results]
+    for r in results:
+        assert r.values["gap_1"] == pytest.approx(152.37)
+        assert r.job_id in blocks and r.node == slurm_node() and r.failed_attempts == []
+        assert Path(r.workdir).is_relative_to(tmp_path / "runinfo" / "scratch")
+        assert len(list(Path(r.workdir).glob("*/*.out"))) == 3  # three ORCA steps, kept
+    finished = {r["JobId"] for r in _jobcomp_records()} - before
+    assert set(blocks) <= finished
+
+
+@dataclass(frozen=True)
+class SleepCalc:
+    """Takes `seconds` per item; workers import it from this module (PYTHONPATH in worker_init)."""
+
+    seconds: float
+    name = "sleep"
+    version = "1"
+    method = "sleep, test calculator"
+
+    def canonical_input(self, item: str) -> dict:
+        return {"item": item}
+
+    def run(self, item: str, workdir: Path | None = None):
+        import time
+
+        from calculators.base import run_embedded
+
+        return run_embedded(self, item, lambda _: time.sleep(self.seconds) or {}, {}, {})
+
+
+@pytest.mark.integration
+def test_block_drains_before_its_walltime(slurm, tmp_path):
+    """walltime 2 min, drain 90 s before: after 30 s the block takes no new task, ends on its
+    own (COMPLETED, not TIMEOUT) and the rest runs on a new block; nothing is lost."""
+    from datetime import datetime
+
+    from flows.campaign_flows import _venv_bin_on_path
+    from flows.parsl_exec import ParslExecutor
+
+    _venv_bin_on_path()
+    profile = local_slurm(
+        walltime="00:02:00",
+        drain_before_walltime=90,
+        worker_init=f"export PATH={Path(sys.executable).parent}:$PATH; export PYTHONPATH={REPO}",
+    )
+    items = [f"t{i}" for i in range(16)]  # 16 x 4 s on 2 workers: longer than the 30 s window
+    with ParslExecutor(profile, tmp_path / "runinfo", chunk_size=1) as ex:
+        results = list(ex.map(SleepCalc(4.0), items))
+    assert len(results) == 16 and all(r.ok and not r.failed_attempts for r in results)
+    jobs = sorted({r.job_id for r in results}, key=int)
+    assert len(jobs) >= 2, "all work fitted in the first block: the drain was not exercised"
+    record = next(r for r in _jobcomp_records() if r["JobId"] == jobs[0])
+    assert record["JobState"] == "COMPLETED"  # left at its drain, not killed at its walltime
+    start = datetime.fromisoformat(record["StartTime"])
+    for r in results:
+        if r.job_id == jobs[0]:
+            began = datetime.fromisoformat(r.started_at.rstrip("Z"))
+            assert (began - start).total_seconds() <= 30 + 2, r  # +2: clock to the second
+
+
+@pytest.mark.integration
+def test_block_that_can_never_start_fails_the_round_with_the_reason(slurm, tmp_path):
+    """A walltime over the partition's MaxTime (1 h here) keeps the job PENDING forever; the
+    executor names the job, Slurm's reason and the field to change instead of hanging."""
+    from calculators.kd_embedded import EmbeddedKD
+    from flows.campaign_flows import _venv_bin_on_path
+    from flows.parsl_exec import ParslExecutor
+    from flows.queue_check import BlockCannotStart
+
+    _venv_bin_on_path()
+    profile = local_slurm(walltime="03:00:00", queue_check_period=3)
+    with ParslExecutor(profile, tmp_path / "runinfo") as ex:
+        with pytest.raises(BlockCannotStart, match=r"Reason=PartitionTimeLimit: walltime"):
+            list(ex.map(EmbeddedKD(), ["[O-]CC"]))
+        stuck = ex.block_jobs()
+    assert stuck and not set(stuck) & set(_running_jobs())
+    pending = subprocess.run(
+        ["squeue", "-h", "-j", ",".join(stuck)], capture_output=True, text=True, timeout=30
+    )
+    assert pending.stdout.strip() == ""  # the executor's exit cancelled the stuck block

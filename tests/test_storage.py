@@ -486,3 +486,22 @@ def test_writer_in_another_process_blocks_until_it_dies(store: CampaignStore) ->
         child.wait(timeout=30)
         child.stdout.close()
     assert store.commit_round(0, round_tables(0), manifest(0)) is True  # stale lock is gone
+
+
+def test_calculations_table_grows_by_product_columns_only(store: CampaignStore) -> None:
+    """A campaign stored before 'where it ran' existed takes rows that record it; past rounds
+    read back exactly as they were, and unknown new columns are still refused."""
+    placement = ["job_id", "node", "started_at", "failed_attempts"]
+    store.commit_round(0, {"calculations": calcs(["old"]).drop(columns=placement)}, manifest(0))
+    new = calcs(["new"]).assign(job_id="4242", node="cn01", failed_attempts="[]")
+    store.commit_round(1, {"calculations": new}, manifest(1))
+    assert not set(placement) & set(store.read("calculations", round=0).columns)
+    rows = store.read("calculations").set_index("key")
+    assert rows.loc["new", "job_id"] == "4242" and rows.loc["new", "node"] == "cn01"
+    assert pd.isna(rows.loc["old", "job_id"])
+    # rows without them (a journal written by the older version) read as null
+    store.commit_round(2, {"calculations": calcs(["older"]).drop(columns=placement)}, manifest(2))
+    assert pd.isna(store.read("calculations").set_index("key").loc["older", "node"])
+    with pytest.raises(SchemaMismatch, match="column 'gpu', not in the stored schema"):
+        store.commit_round(3, {"calculations": calcs(["x"]).assign(gpu="a100")}, manifest(3))
+    assert store.last_round() == 2
