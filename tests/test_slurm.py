@@ -10,7 +10,6 @@ import os
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -373,31 +372,13 @@ def test_orca_chain_programs_run_as_slurm_jobs(slurm, tmp_path):
     assert set(blocks) <= finished
 
 
-@dataclass(frozen=True)
-class SleepCalc:
-    """Takes `seconds` per item; workers import it from this module (PYTHONPATH in worker_init)."""
-
-    seconds: float
-    name = "sleep"
-    version = "1"
-    method = "sleep, test calculator"
-
-    def canonical_input(self, item: str) -> dict:
-        return {"item": item}
-
-    def run(self, item: str, workdir: Path | None = None):
-        import time
-
-        from calculators.base import run_embedded
-
-        return run_embedded(self, item, lambda _: time.sleep(self.seconds) or {}, {}, {})
-
-
 @pytest.mark.integration
 def test_block_drains_before_its_walltime(slurm, tmp_path):
     """walltime 2 min, drain 90 s before: after 30 s the block takes no new task, ends on its
     own (COMPLETED, not TIMEOUT) and the rest runs on a new block; nothing is lost."""
     from datetime import datetime
+
+    from sleep_calc import SleepCalc  # tests/ is on sys.path under pytest and on the workers
 
     from flows.campaign_flows import _venv_bin_on_path
     from flows.parsl_exec import ParslExecutor
@@ -406,7 +387,8 @@ def test_block_drains_before_its_walltime(slurm, tmp_path):
     profile = local_slurm(
         walltime="00:02:00",
         drain_before_walltime=90,
-        worker_init=f"export PATH={Path(sys.executable).parent}:$PATH; export PYTHONPATH={REPO}",
+        worker_init=f"export PATH={Path(sys.executable).parent}:$PATH\n"
+        f"export PYTHONPATH={REPO / 'tests'}",  # pytest imports this module as test_slurm
     )
     items = [f"t{i}" for i in range(16)]  # 16 x 4 s on 2 workers: longer than the 30 s window
     with ParslExecutor(profile, tmp_path / "runinfo", chunk_size=1) as ex:
