@@ -7,7 +7,6 @@ so every field has a description and a safe default (embedded calculators, local
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 from typing import Literal
 
@@ -15,6 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from storage.names import validate_campaign_name
+from storage.store import canonical_json
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MODEL = REPO_ROOT / "models" / "gauss2-proxy" / "model.pt"
@@ -115,8 +115,8 @@ class CampaignSpec(BaseModel):
         return validate_campaign_name(v)
 
     def spec_hash(self) -> str:
-        """Content hash of the spec (recorded in every round manifest)."""
-        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        """sha256 of the spec as the campaign store records it (`spec_sha256` of manifests)."""
+        blob = canonical_json(self.model_dump(mode="json"), f"spec of campaign {self.name!r}")
         return hashlib.sha256(blob.encode()).hexdigest()
 
 

@@ -6,6 +6,7 @@ import pytest
 from campaigns import acquisition
 from campaigns.spec import CampaignSpec, SpecError, load_spec, parse_spec
 from campaigns.surrogate import cross_validated_r2, fit_surrogate
+from storage.store import CampaignStore
 
 
 def test_defaults_are_the_paper_settings():
@@ -48,6 +49,8 @@ def test_yaml_round_trip_and_errors(tmp_path):
     assert spec.initial_size == 50 and spec.acquisition.beta == 1.5
     assert spec.spec_hash() == CampaignSpec(**spec.model_dump()).spec_hash()
     assert spec.spec_hash() != parse_spec({"name": "tiny"}).spec_hash()
+    store = CampaignStore(tmp_path / "store", spec.name)
+    assert store.create(spec.model_dump(mode="json")) == spec.spec_hash() == store.spec_sha256
     with pytest.raises(SpecError, match="not found"):
         load_spec(tmp_path / "none.yaml")
     bad = tmp_path / "bad.yaml"

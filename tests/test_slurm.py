@@ -32,6 +32,23 @@ def slurm():
         subprocess.run([str(SCRIPT), "down"], capture_output=True, timeout=60)
 
 
+@pytest.fixture
+def figures(request):
+    """Figures of one drill; printed and appended to test-artifacts/slurm-drills.txt."""
+    import time
+
+    found: dict = {}
+    start = time.perf_counter()
+    yield found
+    found["test_s"] = round(time.perf_counter() - start, 1)
+    line = f"{request.node.name}: " + " ".join(f"{k}={v}" for k, v in found.items())
+    print(line)
+    out = REPO / "test-artifacts" / "slurm-drills.txt"
+    out.parent.mkdir(exist_ok=True)
+    with open(out, "a") as handle:
+        handle.write(line + "\n")
+
+
 @pytest.mark.integration
 def test_embedded_kd_runs_as_slurm_jobs(slurm, tmp_path, monkeypatch):
     from calculators.kd_embedded import EmbeddedKD
@@ -102,7 +119,7 @@ def _running_jobs() -> list[str]:
 
 
 @pytest.mark.integration
-def test_scancel_of_a_block_is_retried_without_chemistry_failures(slurm, tmp_path):
+def test_scancel_of_a_block_is_retried_without_chemistry_failures(slurm, tmp_path, figures):
     """A block killed by scancel mid-round: its tasks rerun on a new block, all come back."""
     import threading
     import time
@@ -145,10 +162,11 @@ def test_scancel_of_a_block_is_retried_without_chemistry_failures(slurm, tmp_pat
     lost = [a for r in results for a in r.failed_attempts]
     assert lost and {a["job_id"] for a in lost} <= set(cancelled)
     assert all(a["cause"].startswith(("ManagerLost", "WorkerLost")) for a in lost)
+    figures.update(results=len(results), lost_attempts=len(lost), cancelled=",".join(cancelled))
 
 
 @pytest.mark.integration
-def test_walltime_shorter_than_a_calculation_is_an_infrastructure_failure(slurm, tmp_path):
+def test_walltime_shorter_than_a_calculation_is_an_infrastructure_failure(slurm, tmp_path, figures):
     """Policy: a block killed at its walltime is retried `infra_retries` times; then the
     calculation is recorded as an infrastructure failure naming the Slurm jobs and the block
     logs (never as chemistry), its scratch directory kept, and the round goes on."""
@@ -190,6 +208,7 @@ def test_walltime_shorter_than_a_calculation_is_an_infrastructure_failure(slurm,
     assert "slurm jobs " in result.reason and "block logs " in result.reason
     job_id = result.reason.split("slurm jobs ")[1].split(";")[0].split(",")[0].strip()
     assert job_state(job_id) == "TIMEOUT"
+    figures.update(job=job_id, state="TIMEOUT", walltime_s=60)
     assert (Path(result.workdir) / "dy_casscf_soc.inp").is_file()  # scratch kept
 
 
@@ -207,7 +226,7 @@ with ParslExecutor(profile, Path(sys.argv[2]), chunk_size=1) as ex:
 
 
 @pytest.mark.integration
-def test_restart_after_orchestrator_kill_reconciles_with_slurm(slurm, tmp_path):
+def test_restart_after_orchestrator_kill_reconciles_with_slurm(slurm, tmp_path, figures):
     """kill -9 of the orchestrator while its Slurm block runs; the next executor on the same
     run directory finds that block, cancels it if it still runs, and computes normally."""
     import signal
@@ -244,6 +263,7 @@ def test_restart_after_orchestrator_kill_reconciles_with_slurm(slurm, tmp_path):
     assert len(results) == len(ligands)
     assert {job_state(j) for j in ex.reconciled["cancelled"]} <= {"CANCELLED"}
     assert not (run_dir / BLOCKS_FILE).exists()  # clean exit: nothing left to reconcile
+    figures.update(orphaned=",".join(stale), cancelled_on_restart=len(ex.reconciled["cancelled"]))
 
 
 # --- a whole campaign, the HPC chain, drain and a block that can never start ------------------
@@ -268,7 +288,7 @@ def profiles_file(tmp_path: Path, **overrides) -> Path:
 
 @pytest.mark.integration
 def test_campaign_rounds_run_as_slurm_jobs_and_history_says_where(
-    slurm, prefect_api, tmp_path, monkeypatch
+    slurm, prefect_api, tmp_path, monkeypatch, figures
 ):
     """run_campaign on the slurm profile: round 0 and round 1 computed by Slurm jobs, and every
     stored calculation names its job and node (history and the 'where' artifact)."""
@@ -314,6 +334,7 @@ def test_campaign_rounds_run_as_slurm_jobs_and_history_says_where(
 
     [artifact] = asyncio.run(where_artifact())
     assert all(row["job_id"] in finished for row in json.loads(artifact.data))
+    figures.update(rounds=2, calculations=len(rows), slurm_jobs=len(set(rows["job_id"])))
 
 
 def replaying_orca_chain(tmp_path: Path) -> Path:
@@ -343,7 +364,7 @@ def replaying_orca_chain(tmp_path: Path) -> Path:
 
 
 @pytest.mark.integration
-def test_orca_chain_programs_run_as_slurm_jobs(slurm, tmp_path):
+def test_orca_chain_programs_run_as_slurm_jobs(slurm, tmp_path, figures):
     """OrcaKD's three ORCA runs per ligand go to Slurm workers through ParslLauncher; input
     writing and parsing stay on the orchestrator, scratch lies in the shared run directory."""
     from calculators.kd_orca import OrcaKD
@@ -370,10 +391,11 @@ def test_orca_chain_programs_run_as_slurm_jobs(slurm, tmp_path):
         assert len(list(Path(r.workdir).glob("*/*.out"))) == 3  # three ORCA steps, kept
     finished = {r["JobId"] for r in _jobcomp_records()} - before
     assert set(blocks) <= finished
+    figures.update(ligands=2, orca_runs=6, slurm_jobs=",".join(blocks))
 
 
 @pytest.mark.integration
-def test_block_drains_before_its_walltime(slurm, tmp_path):
+def test_block_drains_before_its_walltime(slurm, tmp_path, figures):
     """walltime 2 min, drain 90 s before: after 30 s the block takes no new task, ends on its
     own (COMPLETED, not TIMEOUT) and the rest runs on a new block; nothing is lost."""
     from datetime import datetime
@@ -403,10 +425,14 @@ def test_block_drains_before_its_walltime(slurm, tmp_path):
         if r.job_id == jobs[0]:
             began = datetime.fromisoformat(r.started_at.rstrip("Z"))
             assert (began - start).total_seconds() <= 30 + 2, r  # +2: clock to the second
+    ended = datetime.fromisoformat(record["EndTime"])
+    on_first = sum(r.job_id == jobs[0] for r in results)
+    figures.update(blocks=len(jobs), first_block_s=(ended - start).total_seconds())
+    figures.update(tasks_first_block=on_first, tasks_later=len(results) - on_first)
 
 
 @pytest.mark.integration
-def test_block_that_can_never_start_fails_the_round_with_the_reason(slurm, tmp_path):
+def test_block_that_can_never_start_fails_the_round_with_the_reason(slurm, tmp_path, figures):
     """A walltime over the partition's MaxTime (1 h here) keeps the job PENDING forever; the
     executor names the job, Slurm's reason and the field to change instead of hanging."""
     from calculators.kd_embedded import EmbeddedKD
@@ -417,9 +443,10 @@ def test_block_that_can_never_start_fails_the_round_with_the_reason(slurm, tmp_p
     _venv_bin_on_path()
     profile = local_slurm(walltime="03:00:00", queue_check_period=3)
     with ParslExecutor(profile, tmp_path / "runinfo") as ex:
-        with pytest.raises(BlockCannotStart, match=r"Reason=PartitionTimeLimit: walltime"):
+        with pytest.raises(BlockCannotStart, match=r"Reason=PartitionTimeLimit: walltime") as err:
             list(ex.map(EmbeddedKD(), ["[O-]CC"]))
         stuck = ex.block_jobs()
+    figures.update(job=",".join(stuck), error=repr(str(err.value)[:60]))
     assert stuck and not set(stuck) & set(_running_jobs())
     pending = subprocess.run(
         ["squeue", "-h", "-j", ",".join(stuck)], capture_output=True, text=True, timeout=30
