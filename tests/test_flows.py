@@ -69,6 +69,7 @@ def test_run_campaign_flow_through_parsl_commits_rounds_and_artifacts(
         "flowtest-round-1",
         "flowtest-round-1-latent",
         "flowtest-round-1-kd",
+        "flowtest-round-1-where",  # per calculation: job, node, lost attempts
     } <= keys
 
 
