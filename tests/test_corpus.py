@@ -8,6 +8,7 @@ import pytest
 from rdkit import Chem
 
 from gauss import chem, corpus
+from gauss.tokenizer import Tokenizer
 from tests.conftest import QM9
 
 
@@ -110,3 +111,7 @@ def test_full_corpus_round_trips_donor_first(tmp_path_factory):
     assert df["smiles"].is_unique
     bad = [(r.smiles, why) for r in df.itertuples() if (why := _check_row(r))]
     assert bad == []
+    smiles = df["smiles"].tolist()
+    for mode in ("regex", "char"):  # both tokenizers take every corpus ligand and give it back
+        vocab = Tokenizer.fit(smiles, mode)
+        assert vocab.decode_batch(vocab.encode_batch(smiles)) == smiles, mode
