@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import logging
 import shlex
+import shutil
 import threading
 import time
 import uuid
@@ -300,6 +301,8 @@ class ParslExecutor:
             raise RuntimeError("this ParslExecutor is already open")
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.reconciled = reconcile_stale_blocks(self.profile, self.run_dir / BLOCKS_FILE)
+        if self.reconciled:  # a crashed run's attempt notes: nobody will read them now
+            shutil.rmtree(self.run_dir / NOTES_DIR, ignore_errors=True)
         config = parsl_config(self.profile, self.run_dir, self.attempts.retry_cost)
         self._dfk = dfk = DataFlowKernel(config)
         on = dict(data_flow_kernel=dfk, executors=[EXECUTOR_LABEL])

@@ -263,6 +263,7 @@ def test_restart_after_orchestrator_kill_reconciles_with_slurm(slurm, tmp_path, 
     assert len(results) == len(ligands)
     assert {job_state(j) for j in ex.reconciled["cancelled"]} <= {"CANCELLED"}
     assert not (run_dir / BLOCKS_FILE).exists()  # clean exit: nothing left to reconcile
+    assert not list((run_dir / "attempts").glob("*"))  # the killed run's notes went too
     figures.update(orphaned=",".join(stale), cancelled_on_restart=len(ex.reconciled["cancelled"]))
 
 
