@@ -125,8 +125,10 @@ def conform(table: str, data: pa.Table, stored: pa.Schema | None) -> pa.Table:
     wanted = [f for f in stored if f.name != ROUND_COLUMN]
     hints = TYPE_HINTS.get(table, {})
     for f in wanted:  # optional product columns (hinted, not required) read as null when absent
-        if f.name not in data.column_names and f.name in hints and f.name not in REQUIRED.get(
-            table, ()
+        if (
+            f.name not in data.column_names
+            and f.name in hints
+            and f.name not in REQUIRED.get(table, ())
         ):
             data = data.append_column(f.name, pa.nulls(data.num_rows, f.type))
     given = set(data.column_names)
