@@ -413,10 +413,10 @@ def test_block_drains_before_its_walltime(slurm, tmp_path, figures):
         worker_init=f"export PATH={Path(sys.executable).parent}:$PATH\n"
         f"export PYTHONPATH={REPO / 'tests'}",  # pytest imports this module as test_slurm
     )
-    items = [f"t{i}" for i in range(16)]  # 16 x 4 s on 2 workers: longer than the 30 s window
+    items = [f"t{i}" for i in range(24)]  # 24 x 4 s on 2 workers: 48 s, past the 30 s window
     with ParslExecutor(profile, tmp_path / "runinfo", chunk_size=1) as ex:
         results = list(ex.map(SleepCalc(4.0), items))
-    assert len(results) == 16 and all(r.ok and not r.failed_attempts for r in results)
+    assert len(results) == 24 and all(r.ok and not r.failed_attempts for r in results)
     jobs = sorted({r.job_id for r in results}, key=int)
     assert len(jobs) >= 2, "all work fitted in the first block: the drain was not exercised"
     record = next(r for r in _jobcomp_records() if r["JobId"] == jobs[0])
