@@ -123,6 +123,9 @@ def show_cmd(
     results = pd.DataFrame(info["results"])
     if len(results):
         results["lost"] = results["failed_attempts"].map(len)  # attempts lost to infrastructure
+        for column in ("job_id", "node"):  # "-": ran outside any batch job, or not recorded
+            if column in results:
+                results[column] = results[column].fillna("-")
         cols = ["smiles", "status", "gap_1", "gap_7", "job_id", "node", "lost", "reason"]
         typer.echo(results[[c for c in cols if c in results]].to_string(index=False))
 
