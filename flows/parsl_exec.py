@@ -373,18 +373,23 @@ class ParslExecutor:
         self, calc: Calculator, chunk: list[Any], notes: Path, future: Future
     ) -> list[CalcResult]:
         """The chunk's results, each with the attempts its chunk lost before (and their places)."""
-        causes, started = self.attempts.pop(future), read_attempts(notes)
-        notes.unlink(missing_ok=True)
-        try:
-            results = future.result()
-        except INFRASTRUCTURE_ERRORS as exc:
-            _, failed = pair_attempts(causes, started, came_back=False)
+        exc = future.exception()  # the future is done: this does not wait
+        _, failed = self.settle_attempts(future, notes, came_back=exc is None)
+        if isinstance(exc, INFRASTRUCTURE_ERRORS):
             tries = tries_of(future)
             where, logs = self.scheduler_context()
             lost = [infrastructure_failure(calc, item, exc, tries, where, logs) for item in chunk]
             return [placed(r, Placement(), failed) for r in lost]
-        _, failed = pair_attempts(causes, started, came_back=True)
+        results = future.result()  # any other exception (a calculator bug) is raised here
         return [replace(r, failed_attempts=[*failed, *r.failed_attempts]) for r in results]
+
+    def settle_attempts(
+        self, future: Future, notes: Path, came_back: bool
+    ) -> tuple[Placement, list[dict]]:
+        """For a finished task: where its last attempt ran and its lost attempts (notes removed)."""
+        causes, started = self.attempts.pop(future), read_attempts(notes)
+        notes.unlink(missing_ok=True)
+        return pair_attempts(causes, started, came_back)
 
     def block_jobs(self) -> list[str]:
         """Scheduler job ids of this executor's blocks (as submitted)."""
@@ -467,7 +472,7 @@ class ParslLauncher:
         except BashExitFailure as exc:
             returncode = exc.exitcode
         except INFRASTRUCTURE_ERRORS as exc:
-            _, failed = self._attempts(future, notes, came_back=False)
+            _, failed = self.executor.settle_attempts(future, notes, came_back=False)
             where, logs = self.executor.scheduler_context()
             raise CalculationFailed(
                 f"{program} lost its worker after {tries_of(future)} tries: "
@@ -475,17 +480,10 @@ class ParslLauncher:
                 "infrastructure",
                 tuple(failed),
             ) from exc
-        final, failed = self._attempts(future, notes, came_back=True)
+        final, failed = self.executor.settle_attempts(future, notes, came_back=True)
         if returncode == COMMAND_NOT_FOUND:
             exe = self.executables.get(program, program)
             raise CalculationFailed(
                 f"{program} executable not found on the worker: {exe}", "input", tuple(failed)
             )
         return LaunchOutcome(returncode, time.perf_counter() - start, stdout, final, tuple(failed))
-
-    def _attempts(
-        self, future: Future, notes: Path, came_back: bool
-    ) -> tuple[Placement, list[dict]]:
-        causes, started = self.executor.attempts.pop(future), read_attempts(notes)
-        notes.unlink(missing_ok=True)
-        return pair_attempts(causes, started, came_back)
