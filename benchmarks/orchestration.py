@@ -30,7 +30,7 @@ from calculators.kd_embedded import EmbeddedKD  # noqa: E402
 from calculators.proxy_xtb import XtbProxyCalculator  # noqa: E402
 from campaigns.rounds import RoundContext, compute  # noqa: E402
 from campaigns.spec import parse_spec  # noqa: E402
-from flows.campaign_flows import _venv_bin_on_path  # noqa: E402
+from flows.execution import venv_bin_on_path  # noqa: E402
 from flows.parsl_exec import ParslExecutor  # noqa: E402
 from flows.profiles import LocalProfile  # noqa: E402
 from gauss import corpus  # noqa: E402
@@ -49,7 +49,7 @@ def main() -> None:
     ligands = df["smiles"].iloc[np.sort(rng.choice(len(df), args.n, replace=False))].tolist()
     proc = psutil.Process()
     rss: list[tuple[int, float]] = []
-    _venv_bin_on_path()
+    venv_bin_on_path()
     with tempfile.TemporaryDirectory() as tmp:
         spec = parse_spec({"name": "bench"})
         store = CampaignStore(Path(tmp) / "store", "bench")

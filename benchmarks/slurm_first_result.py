@@ -28,7 +28,7 @@ import numpy as np  # noqa: E402
 from calculators.kd_embedded import EmbeddedKD  # noqa: E402
 from campaigns.rounds import RoundContext, compute  # noqa: E402
 from campaigns.spec import parse_spec  # noqa: E402
-from flows.campaign_flows import _venv_bin_on_path  # noqa: E402
+from flows.execution import venv_bin_on_path  # noqa: E402
 from flows.parsl_exec import ParslExecutor  # noqa: E402
 from flows.profiles import SlurmProfile  # noqa: E402
 from gauss import corpus  # noqa: E402
@@ -61,7 +61,7 @@ def main() -> None:
     df = corpus.load()
     rng = np.random.default_rng(2)
     ligands = df["smiles"].iloc[np.sort(rng.choice(len(df), args.n, replace=False))].tolist()
-    _venv_bin_on_path()
+    venv_bin_on_path()
     profile = SlurmProfile(
         partition=args.partition,
         walltime="00:20:00",

@@ -12,9 +12,37 @@ import pandas as pd
 from campaigns import plots
 from storage.store import CampaignStore
 
+GAP_UNITS = {f"gap_{i}": "cm-1" for i in range(1, 8)} | {"kd_energies": "cm-1"}
+
+
+# column -> (unit, definition): what `gauss campaign history` prints, in --help and the README
+HISTORY_COLUMNS: dict[str, tuple[str, str]] = {
+    "round": ("", "round number; 0 is the initial labelled set"),
+    "committed_at": ("UTC", "when the round was committed to the store"),
+    "seeds": ("", "labelled ligands the round sampled around"),
+    "candidates": ("", "unique, novel, rule-passing ligands sent to the KD calculator"),
+    "calculations": ("", "KD calculations the round stored (candidates + recomputed seeds)"),
+    "failed": ("", "calculations that failed; `show` gives each reason"),
+    "lost_attempts": ("", "attempts lost to infrastructure (worker, walltime) and retried"),
+    "median_gap_1": ("cm-1", "median first KD gap (KD2 - KD1) of the round's new ligands"),
+    "max_gap_1": ("cm-1", "largest first KD gap among the round's new ligands"),
+    "best_gap_1": ("cm-1", "largest first KD gap of every ligand labelled so far"),
+    "seed_sample_r2": (
+        "",
+        "paper's seed-vs-sample R2: samples' 7 KD gaps 'predicted' by their seed's, averaged "
+        "over gaps, seeds computed by the round's own method; < 0 when samples sit further "
+        "from their seeds than from their own mean",
+    ),
+    "seed_sample_pearson": ("", "Pearson r of sample vs seed first gap (same method)"),
+    "surrogate_cv_r2": ("", "5-fold CV R2 of the latent-space GP surrogate of gap_1"),
+    "calculator": ("", "calculator that labelled the round's new ligands"),
+    "label_methods": ("", "distinct methods among all labels so far (>1: mixed, see show)"),
+}
+MISSING = "n/a"  # printed for a metric that is undefined (e.g. R2 of fewer than 2 pairs)
+
 
 def history(store: CampaignStore) -> pd.DataFrame:
-    """One row per committed round with its headline metrics."""
+    """One row per committed round with its headline metrics (units in HISTORY_COLUMNS)."""
     rows = []
     for r in store.rounds():
         m = r.manifest.get("metrics", {})
@@ -32,11 +60,35 @@ def history(store: CampaignStore) -> pd.DataFrame:
                 "max_gap_1": new.get("max"),
                 "best_gap_1": m.get("best_gap_1"),
                 "seed_sample_r2": m.get("seed_sample_r2"),
+                "seed_sample_pearson": m.get("seed_sample_pearson"),
                 "surrogate_cv_r2": m.get("surrogate_cv_r2"),
-                "method": r.manifest.get("calculator", {}).get("name"),
+                "calculator": r.manifest.get("calculator", {}).get("name"),
+                "label_methods": len(m.get("label_methods") or {}) or None,
             }
         )
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows, columns=list(HISTORY_COLUMNS))
+    table.attrs["units"] = units_of(table.columns)
+    return table
+
+
+def units_of(columns) -> dict[str, str]:
+    """Units of the columns that have one (gaps in cm-1)."""
+    known = {**{c: u for c, (u, _) in HISTORY_COLUMNS.items()}, **GAP_UNITS}
+    return {c: known[c] for c in columns if known.get(c)}
+
+
+def with_units(table: pd.DataFrame) -> pd.DataFrame:
+    """Column labels with their unit, e.g. `median_gap_1 [cm-1]`, for printed tables."""
+    units = units_of(table.columns)
+    return table.rename(columns={c: f"{c} [{u}]" for c, u in units.items()})
+
+
+def definitions() -> str:
+    """Each history column, its unit and what it means (for --help and the README)."""
+    return "\n".join(
+        f"{name}{f' [{unit}]' if unit else ''}: {text}"
+        for name, (unit, text) in HISTORY_COLUMNS.items()
+    )
 
 
 WHERE = ("job_id", "node", "started_at")
@@ -93,8 +145,10 @@ def export(store: CampaignStore, k: int, out: Path) -> Path:
     labels = store.read("labels", round=k)
     ligands = store.read("ligands", round=k)[["smiles", "origin", "seed", "canonical_smiles"]]
     table = labels.merge(ligands.drop_duplicates("smiles"), on="smiles", how="left")
+    table.attrs["units"] = units_of(table.columns)  # kept in the Parquet's pandas metadata
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    if not out.parent.is_dir():
+        raise ValueError(f"export: directory {out.parent} does not exist (create it first)")
     table.to_parquet(out, index=False)
     return out
 

@@ -13,18 +13,18 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from calculators.base import Calculator, key_for
-from campaigns import acquisition, metrics
+from campaigns import acquisition, metrics, published
 from campaigns.executors import Executor
-from campaigns.spec import CampaignSpec, SpecError
+from campaigns.spec import CampaignSpec, CampaignStateError, SpecError
 from campaigns.surrogate import cross_validated_r2, fit_surrogate
 from gauss import chem, latent, sampling
+from gauss.chem_rules import StructureRules
 from gauss.corpus import file_sha256
 from gauss.model import LoadedModel
 from storage.store import CampaignStore
@@ -54,8 +54,10 @@ class RoundContext:
 
 def initial_ligands(spec: CampaignSpec, corpus: pd.DataFrame) -> list[str]:
     """Round-0 ligands: the spec's file (every SMILES validated) or a seeded corpus draw."""
+    if spec.initial_set == "published":
+        return published.draw(spec.initial_size, spec.rng_seed)["smiles"].tolist()
     if spec.initial_set is not None:
-        path = Path(spec.initial_set)
+        path = spec.resolve(spec.initial_set)
         if not path.is_file():
             raise SpecError(f"initial_set: file not found: {path}")
         df = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
@@ -152,18 +154,23 @@ def init_campaign(ctx: RoundContext) -> dict[str, Any]:
     spec_doc = spec.model_dump(mode="json")
     if store.exists():
         if store.spec() != spec_doc:
-            raise SpecError(f"campaign {spec.name!r} exists with a different spec")
+            raise CampaignStateError(f"campaign {spec.name!r} exists with a different spec")
         if store.last_round() is not None:
-            raise SpecError(f"campaign {spec.name!r} is already initialised")
+            raise CampaignStateError(f"campaign {spec.name!r} is already initialised")
     else:
         store.create(spec_doc)
     with store.writer():
         start = time.perf_counter()
-        records = compute(ctx, 0, ligands)
-        labels = label_rows(ligands, records)
-        calcs = _calculations(records)
+        if spec.initial_set == "published":
+            labels = published_labels(spec)
+            calcs = pd.DataFrame({"key": [], "status": [], "reason": []})
+        else:
+            records = compute(ctx, 0, ligands)
+            labels = label_rows(ligands, records)
+            calcs = _calculations(records)
         round_metrics = {
             "initial": metrics.distribution(labels["gap_1"]),
+            "label_methods": metrics.method_counts(labels),
             "calculations": int(len(calcs)),
             "failed": int((calcs["status"] == "failed").sum()),
             "failures": metrics.failures_by_reason(calcs),
@@ -173,16 +180,17 @@ def init_campaign(ctx: RoundContext) -> dict[str, Any]:
             "seconds": {"compute": time.perf_counter() - start},
         }
         manifest = _manifest(ctx, 0, round_metrics, seeds=[])
-        store.commit_round(
-            0,
-            {
-                "ligands": _ligand_rows(ligands, "initial"),
-                "labels": labels,
-                "calculations": calcs,
-            },
-            manifest,
-        )
+        tables = {"ligands": _ligand_rows(ligands, "initial"), "labels": labels}
+        if len(calcs):
+            tables["calculations"] = calcs
+        store.commit_round(0, tables, manifest)
     return round_metrics
+
+
+def published_labels(spec: CampaignSpec) -> pd.DataFrame:
+    """Round-0 labels from the paper's published CASSCF rows: no calculation, method recorded."""
+    table = published.draw(spec.initial_size, spec.rng_seed)
+    return published.label_rows(table, published.published_kd().attrs["sha256"])
 
 
 def json_safe(value: Any) -> Any:
@@ -204,12 +212,12 @@ def _manifest(ctx: RoundContext, k: int, round_metrics: dict, seeds: list[str]) 
 
 def _manifest_fields(ctx: RoundContext, k: int, round_metrics: dict, seeds: list[str]) -> dict:
     spec = ctx.spec
-    model_path = Path(spec.model)
+    model_path = spec.model_path
     return {
         "round": k,
         "spec_sha256": ctx.store.spec_sha256,
         "corpus": str(spec.corpus),
-        "corpus_sha256": file_sha256(Path(spec.corpus)) if Path(spec.corpus).is_file() else None,
+        "corpus_sha256": file_sha256(spec.corpus_path) if spec.corpus_path.is_file() else None,
         "model": str(model_path),
         "model_sha256": file_sha256(model_path) if k > 0 and model_path.is_file() else None,
         "calculator": {
@@ -237,6 +245,13 @@ class RoundPlan:
     lmap: latent.LatentMap
     z_labelled: np.ndarray
     labelled: pd.DataFrame
+    # seeds labelled by another method than this round's calculator: computed again by it, so
+    # seed-vs-sample comparisons stay within one method (their results go to `calculations`)
+    reference: list[str] = field(default_factory=list)
+
+    @property
+    def to_compute(self) -> list[str]:
+        return self.chosen["ligand"].tolist() + self.reference
 
 
 def plan_round(ctx: RoundContext, k: int) -> RoundPlan:
@@ -270,11 +285,16 @@ def plan_round(ctx: RoundContext, k: int) -> RoundPlan:
         s.batch_per_seed,
         seed=spec.rng_seed * 100_003 + k,
     )
-    samples = sampling.lp_sample(ctx.model, z[idx], known, plan, seed_ids=seeds["smiles"].tolist())
+    rules = StructureRules(**s.filters.model_dump())
+    samples = sampling.lp_sample(
+        ctx.model, z[idx], known, plan, seed_ids=seeds["smiles"].tolist(), rules=rules
+    )
     chosen = samples[samples["unique"]].copy()
     spent = len(store.read("calculations", round=k - 1))
     allowed = max(0, min(spec.budget.per_round, spec.budget.total - spent))
     chosen = chosen.iloc[:allowed]
+    seed_methods = labelled.set_index("smiles")["method"]
+    reference = [s for s in seeds["smiles"] if seed_methods[s] != ctx.calc.method]
     return RoundPlan(
         seeds.reset_index(drop=True),
         samples,
@@ -283,19 +303,32 @@ def plan_round(ctx: RoundContext, k: int) -> RoundPlan:
         latent.fit_map(z, spec.rng_seed),
         z,
         labelled,
+        reference,
     )
 
 
-def run_round(ctx: RoundContext) -> dict[str, Any]:
-    """Run the next round end to end and commit it; returns its metrics."""
+def run_round(
+    ctx: RoundContext,
+    plan_stage: Callable[[RoundContext, int], RoundPlan] | None = None,
+    compute_stage: Callable[[RoundContext, int, list[str]], list[dict[str, Any]]] | None = None,
+    ingest_stage: Callable[..., dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """Run the next round end to end and commit it; returns its metrics.
+
+    The one round pipeline: the Prefect flow passes its task-wrapped stages (same functions,
+    plus retries and logging), so both paths sequence and time the round identically.
+    """
+    plan_stage = plan_stage or plan_round
+    compute_stage = compute_stage or compute
+    ingest_stage = ingest_stage or ingest_round
     with ctx.store.writer():
         k = next_round(ctx)
         t0 = time.perf_counter()
-        plan = plan_round(ctx, k)
+        plan = plan_stage(ctx, k)
         t1 = time.perf_counter()
-        records = compute(ctx, k, plan.chosen["ligand"].tolist())
+        records = compute_stage(ctx, k, plan.to_compute)
         t2 = time.perf_counter()
-        return ingest_round(ctx, k, plan, records, {"plan": t1 - t0, "compute": t2 - t1})
+        return ingest_stage(ctx, k, plan, records, {"plan": t1 - t0, "compute": t2 - t1})
 
 
 def next_round(ctx: RoundContext) -> int:
@@ -313,11 +346,20 @@ def ingest_round(
     records: Sequence[dict[str, Any]],
     seconds: dict[str, float] | None = None,
 ) -> dict[str, Any]:
-    """Commit round k (all tables and the manifest at once) and return its metrics."""
+    """Commit round k (all tables and the manifest at once) and return its metrics.
+
+    `records` are the candidates' results followed by those of `plan.reference` (seeds
+    recomputed by this round's calculator): those are stored as calculations, not labels.
+    """
     new = plan.chosen["ligand"].tolist()
-    labels = label_rows(new, records)
+    records = list(records)
+    labels = label_rows(new, records[: len(new)])
     calcs = _calculations(records)
-    seed_gap = dict(zip(plan.seeds["smiles"], plan.seeds["gap_1"], strict=True))
+    reference = label_rows(plan.reference, records[len(new) :])
+    cols = ["smiles", "method", *GAPS]
+    same_method = pd.concat([plan.labelled[cols], reference[cols]])
+    same_method = same_method[same_method["method"] == ctx.calc.method]
+    seed_gap = same_method.drop_duplicates("smiles").set_index("smiles")[GAPS]
     sample_seed = plan.chosen["seed_id"].tolist()
     z_new = sampling.encode_smiles(ctx.model, new) if new else np.zeros((0, 32))
     round_metrics = _round_metrics(ctx, k, plan, labels, calcs, seed_gap, sample_seed)
@@ -370,6 +412,7 @@ def _round_metrics(ctx, k, plan, labels, calcs, seed_gap, sample_seed) -> dict[s
         best_now
     ]
     n_calc = max(len(calcs), 1)
+    seed_rows = seed_gap.reindex(sample_seed).to_numpy(dtype=float).reshape(-1, len(GAPS))
     return {
         "sampling": metrics.sampling_counts(plan.samples),
         "candidates": int(len(plan.chosen)),
@@ -382,9 +425,11 @@ def _round_metrics(ctx, k, plan, labels, calcs, seed_gap, sample_seed) -> dict[s
         "new": metrics.distribution(new_gap),
         "seeds": metrics.distribution(plan.seeds["gap_1"].to_numpy(dtype=float)),
         "initial": metrics.distribution(initial["gap_1"].to_numpy(dtype=float)),
-        "seed_sample_r2": metrics.seed_sample_r2(
-            np.array([seed_gap[s] for s in sample_seed], dtype=float), new_gap
-        ),
+        "seed_sample_r2": metrics.seed_sample_r2(seed_rows, labels[GAPS].to_numpy(dtype=float)),
+        "seed_sample_pearson": metrics.seed_sample_pearson(seed_rows[:, 0], new_gap),
+        "seed_sample_method": ctx.calc.method,
+        "seeds_recomputed": len(plan.reference),
+        "label_methods": metrics.method_counts(pd.concat([all_before, labels])),
         "best_gap_1": best_now,
         "best_trajectory": trajectory,
     }

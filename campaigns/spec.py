@@ -13,16 +13,22 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from storage.names import validate_campaign_name
+from storage.names import NAME_PATTERN, NAME_RULE, validate_campaign_name
 from storage.store import canonical_json
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_MODEL = REPO_ROOT / "models" / "gauss2-proxy" / "model.pt"
-DEFAULT_CORPUS = REPO_ROOT / "data" / "ligands.parquet"
+# Defaults are relative to the project root, so a spec (and its hash) does not depend on
+# where the clone sits; `CampaignSpec.resolve` turns any relative path into an absolute one.
+DEFAULT_MODEL = Path("models/gauss2-proxy/model.pt")
+DEFAULT_CORPUS = Path("data/ligands.parquet")
 
 
 class SpecError(ValueError):
     """A campaign spec that cannot be used; the message names the field and value."""
+
+
+class CampaignStateError(SpecError):
+    """The spec is fine but the stored campaign is not in a state to take it (exists, differs)."""
 
 
 class Acquisition(BaseModel):
@@ -39,6 +45,22 @@ class Acquisition(BaseModel):
     )
 
 
+class StructuralFilters(BaseModel):
+    """Ligands a coordination chemist would strike out, removed after sampling (the reasons
+    are in gauss/chem_rules.py); each rule's count is reported per round."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    peroxide: bool = Field(True, description="reject O-O bonds (peroxides, N-O-O)")
+    remote_charge: bool = Field(
+        True, description="reject a formal charge on any atom but the donor (zwitterions)"
+    )
+    radical: bool = Field(True, description="reject ligands with unpaired electrons")
+    small_ring_heteroatoms: bool = Field(
+        True, description="reject 3-membered rings with 2+ heteroatoms (oxaziridines, ...)"
+    )
+
+
 class Sampling(BaseModel):
     """LP sampling around each seed (paper: 10 samples per seed, sigma 0.1 widened to 0.3)."""
 
@@ -50,6 +72,9 @@ class Sampling(BaseModel):
     )
     steps_per_sigma: int = Field(40, ge=1, description="sampling batches per sigma before widening")
     batch_per_seed: int = Field(100, ge=1, description="latent samples per seed per batch")
+    filters: StructuralFilters = Field(
+        StructuralFilters(), description="structural rules applied to sampled ligands"
+    )
 
     @field_validator("sigmas")
     @classmethod
@@ -64,8 +89,12 @@ class Calculators(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    kd: Literal["embedded", "hpc"] = Field(
-        "embedded", description="KD gaps: embedded crystal-field model or ORCA CASSCF on HPC"
+    kd: Literal["embedded", "point-charge", "molcas", "orca", "hpc"] = Field(
+        "embedded",
+        description="KD gaps: embedded = crystal field on a DFT-like geometry + correction "
+        "calibrated on published CASSCF (seconds); point-charge = the plain crystal field; "
+        "molcas = OpenMolcas CASSCF(9,7)/RASSI-SO (HPC); orca = the paper's ORCA chain (HPC; "
+        "'hpc' is its older name)",
     )
     relax: bool = Field(False, description="relax complexes with GFN2-xTB/ALPB before the KD step")
 
@@ -91,28 +120,60 @@ class CampaignSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(..., description="campaign name: lowercase letters, digits, - and _")
-    corpus: Path = Field(DEFAULT_CORPUS, description="ligand corpus Parquet (gauss corpus build)")
-    model: Path = Field(DEFAULT_MODEL, description="trained GAUSS-II checkpoint")
-    initial_size: int = Field(
-        1000, ge=2, description="random corpus ligands labelled in round 0 (paper: 1k)"
+    name: str = Field(
+        ...,
+        description=f"campaign name: {NAME_RULE}",
+        json_schema_extra={"pattern": f"^{NAME_PATTERN.pattern}$"},  # the UI form checks it
     )
-    initial_set: Path | None = Field(
-        None, description="optional file (CSV/Parquet, `smiles` column) used instead of a draw"
+    corpus: Path = Field(
+        DEFAULT_CORPUS,
+        description="ligand corpus Parquet (gauss corpus build); relative to the project root",
+    )
+    model: Path = Field(
+        DEFAULT_MODEL, description="trained GAUSS-II checkpoint; relative to the project root"
+    )
+    initial_size: int = Field(
+        1000,
+        ge=2,
+        description="ligands labelled in round 0 (paper: 1k): a seeded draw from the corpus, "
+        "or from the published CASSCF rows with initial_set: published",
+    )
+    initial_set: Literal["published"] | Path | None = Field(
+        None,
+        description="round-0 ligands: none = a corpus draw computed by the KD calculator; "
+        "'published' = initial_size rows of the paper's published CASSCF gaps (not computed, "
+        "method recorded); or a file (CSV/Parquet, `smiles` column) to compute",
     )
     seeds_per_round: int = Field(16, ge=1, description="seeds chosen per round (paper: 16)")
-    acquisition: Acquisition = Acquisition()
-    sampling: Sampling = Sampling()
-    calculators: Calculators = Calculators()
-    budget: Budget = Budget()
-    stopping: Stopping = Stopping()
-    profile: Literal["local", "slurm", "pbs"] = Field("local", description="execution profile")
+    acquisition: Acquisition = Field(Acquisition(), description="how seeds are chosen")
+    sampling: Sampling = Field(Sampling(), description="LP sampling and structural filters")
+    calculators: Calculators = Field(Calculators(), description="which method computes KD gaps")
+    budget: Budget = Field(Budget(), description="limits on KD calculations")
+    stopping: Stopping = Field(Stopping(), description="when the campaign stops by itself")
+    profile: Literal["local", "slurm", "pbs"] = Field(
+        "local",
+        description="where calculations run: local workers, or Slurm/PBS batch jobs (their "
+        "settings come from the GAUSS_PROFILES file)",
+    )
     rng_seed: int = Field(0, description="seed of every random choice in the campaign")
 
     @field_validator("name")
     @classmethod
     def _name(cls, v: str) -> str:
         return validate_campaign_name(v)
+
+    def resolve(self, path: Path | str) -> Path:
+        """An absolute path; relative ones (defaults, files in a spec) are from the project root."""
+        path = Path(path)
+        return path if path.is_absolute() else REPO_ROOT / path
+
+    @property
+    def corpus_path(self) -> Path:
+        return self.resolve(self.corpus)
+
+    @property
+    def model_path(self) -> Path:
+        return self.resolve(self.model)
 
     def spec_hash(self) -> str:
         """sha256 of the spec as the campaign store records it (`spec_sha256` of manifests)."""
@@ -150,3 +211,37 @@ def load_spec(path: Path) -> CampaignSpec:
     except yaml.YAMLError as exc:
         raise SpecError(f"campaign spec {path} is not valid YAML: {exc}") from None
     return parse_spec(data, str(path))
+
+
+# Fields whose change leaves every stored and future number the same science: limits, when to
+# stop, where calculations run. Paths (corpus, model) may move when the file is the same one
+# (same sha256, checked by the caller against the manifests). Everything else changes the
+# science and needs a new campaign.
+UPDATABLE = ("budget.", "stopping.", "profile")
+MOVABLE = ("corpus", "model")
+
+
+def _flatten(doc: dict, prefix: str = "") -> dict[str, object]:
+    out: dict[str, object] = {}
+    for key, value in doc.items():
+        if isinstance(value, dict):
+            out |= _flatten(value, f"{prefix}{key}.")
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def spec_changes(stored: dict, given: dict) -> dict[str, tuple[object, object]]:
+    """Dotted field -> (stored value, given value) for every field that differs."""
+    a, b = _flatten(stored), _flatten(given)
+    return {k: (a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)}
+
+
+def classify_changes(
+    changes: dict[str, tuple[object, object]],
+) -> tuple[dict[str, tuple[object, object]], dict[str, tuple[object, object]], list[str]]:
+    """(updatable, moved paths, science fields) of a set of spec changes."""
+    updatable = {k: v for k, v in changes.items() if k.startswith(UPDATABLE)}
+    moved = {k: v for k, v in changes.items() if k in MOVABLE}
+    science = [k for k in changes if k not in updatable and k not in moved]
+    return updatable, moved, science

@@ -10,14 +10,8 @@ the compute task (never one Prefect task per molecule).
 from __future__ import annotations
 
 import base64
-import contextlib
-import logging
-import os
-import shutil
-import sys
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import (
@@ -26,46 +20,16 @@ from prefect.artifacts import (
     create_table_artifact,
 )
 from prefect.cache_policies import NO_CACHE
+from pydantic import Field
 
 from campaigns import history, rounds
-from campaigns.executors import Executor, LocalExecutor
+from campaigns.executors import Executor
 from campaigns.spec import CampaignSpec
+from flows import preflight
 from flows.context import build_context
+from flows.execution import make_executor
 from flows.settings import get_settings
 from storage.store import CampaignStore
-
-
-@contextlib.contextmanager
-def make_executor(profile: str, run_dir: Path) -> Iterator[Executor]:
-    """The executor of an execution profile: Parsl (local HTEX, Slurm, PBS), cleaned up after."""
-    settings = get_settings()
-    if settings.executor == "process":
-        yield LocalExecutor(settings.workers or 2)
-        return
-    from flows.parsl_exec import ParslExecutor
-    from flows.profiles import LocalProfile, ProfileError, load_profiles_file
-
-    if settings.profiles is not None:
-        chosen = load_profiles_file(settings.profiles, profile)
-    elif profile == "local":
-        chosen = LocalProfile(cores=settings.workers or None)
-    else:
-        raise ProfileError(
-            f"profile {profile!r} needs its settings: point GAUSS_PROFILES at a profiles YAML "
-            "(see examples/profiles.yaml)"
-        )
-    _venv_bin_on_path()
-    # Parsl logs every task at DEBUG into run_dir/.../parsl.log; keep it out of flow logs
-    logging.getLogger("parsl").propagate = False
-    with ParslExecutor(chosen, run_dir, chunk_size=8) as executor:
-        yield executor
-
-
-def _venv_bin_on_path() -> None:
-    """Parsl's HTEX starts interchange.py and its workers from PATH: use this interpreter's."""
-    bin_dir = str(Path(sys.executable).parent)
-    if shutil.which("interchange.py") is None:
-        os.environ["PATH"] = os.pathsep.join([bin_dir, os.environ.get("PATH", "")])
 
 
 def _logger_progress():
@@ -91,8 +55,10 @@ def compute_task(ctx: rounds.RoundContext, k: int, ligands: list[str]) -> list[d
 
 
 @task(name="ingest-round", cache_policy=NO_CACHE)
-def ingest_task(ctx, k: int, plan: rounds.RoundPlan, records: list[dict]) -> dict[str, Any]:
-    return rounds.ingest_round(ctx, k, plan, records)
+def ingest_task(
+    ctx, k: int, plan: rounds.RoundPlan, records: list[dict], seconds: dict[str, float]
+) -> dict[str, Any]:
+    return rounds.ingest_round(ctx, k, plan, records, seconds)
 
 
 def _fmt(value: Any, spec: str = ".1f") -> str:
@@ -134,19 +100,30 @@ def artifacts_task(store: CampaignStore, k: int) -> list[str]:
     new = m.get("new") or m.get("initial") or {}
     summary = [
         f"# {store.name}: round {k}",
-        f"KD values computed by: **{method}**",
+        f"KD values of this round's new ligands computed by: **{method}**",
         "",
         "| metric | value |",
         "|---|---|",
         f"| seeds | {len(info['seeds'])} |",
-        f"| candidates computed | {m.get('calculations', 0)} |",
+        f"| candidates (unique, novel, passing the structural rules) | {m.get('candidates', 0)} |",
+        f"| calculations stored (candidates + seeds recomputed) | {m.get('calculations', 0)} |",
         f"| failed | {m.get('failed', 0)} ({_fmt(m.get('failure_rate', 0), '.0%')}) |",
         f"| attempts lost to infrastructure (retried) | {m.get('lost_attempts', 0)} |",
         f"| median first gap of new ligands (cm⁻¹) | {_fmt(new.get('median'))} |",
         f"| best first gap so far (cm⁻¹) | {_fmt(m.get('best_gap_1'))} |",
-        f"| seed-vs-sample R² | {_fmt(m.get('seed_sample_r2'), '.2f')} |",
+        f"| seed-vs-sample R² (7 gaps, same method) | {_fmt(m.get('seed_sample_r2'), '.2f')} |",
+        f"| seed-vs-sample Pearson r (gap 1) | {_fmt(m.get('seed_sample_pearson'), '.2f')} |",
         f"| surrogate CV R² | {_fmt(m.get('surrogate_cv_r2'), '.2f')} |",
+        "",
+        "gap_i: energy of Kramers doublet i+1 above the ground doublet (cm⁻¹). Seed-vs-sample "
+        "R² (paper, Sec. II.C): 1 − Σ(sample − seed)² / Σ(sample − mean)², per gap, averaged; "
+        "negative when samples sit further from their seeds than from their own mean. "
+        "n/a: undefined (fewer than 2 pairs).",
     ]
+    label_methods = m.get("label_methods") or {}
+    if len(label_methods) > 1:
+        summary += ["", "**Labels come from more than one method** (not mixed in R²):", ""]
+        summary += [f"- {name}: {n}" for name, n in label_methods.items()]
     if m.get("failures"):
         summary += ["", "Failures by reason:", ""]
         summary += [f"- {reason}: {n}" for reason, n in m["failures"].items()]
@@ -159,14 +136,24 @@ def artifacts_task(store: CampaignStore, k: int) -> list[str]:
     table = [
         {
             "smiles": r["smiles"],
-            "gap_1": round(r["gap_1"], 1),
-            "gap_7": round(r["gap_7"], 1),
+            "gap_1 (cm-1)": round(r["gap_1"], 1),
+            "gap_7 (cm-1)": round(r["gap_7"], 1),
             "seed": seeds.get(r["smiles"], ""),
+            "method": r.get("method", ""),
         }
         for r in best
     ]
     if table:
-        ids.append(str(create_table_artifact(table, key=f"{key}-best", description="best")))
+        ids.append(
+            str(
+                create_table_artifact(
+                    table,
+                    key=f"{key}-best",
+                    description="best 20 by first KD gap; gap_1/gap_7: energy of KD 2/KD 8 "
+                    "above the ground doublet (cm-1)",
+                )
+            )
+        )
     placements = where_table(info["results"])
     if placements:
         ids.append(
@@ -192,41 +179,61 @@ def run_round_flow(campaign: str, profile: str | None = None) -> dict[str, Any]:
     """One round of an existing campaign (the scheduled, unattended unit of work)."""
     store = CampaignStore(get_settings().store, campaign)
     spec = CampaignSpec.model_validate(store.spec())
+    preflight.check(spec, get_settings())
     with make_executor(profile or spec.profile, store.path / "runinfo") as executor:
         ctx = _context(spec, executor, need_model=True)
         reason = rounds.should_stop(ctx)
         if reason:
             get_run_logger().info("campaign %s: not running a round: %s", campaign, reason)
             return {"stopped": reason}
-        with ctx.store.writer():
-            k = rounds.next_round(ctx)
-            plan = plan_task(ctx, k)
-            records = compute_task(ctx, k, plan.chosen["ligand"].tolist())
-            metrics = ingest_task(ctx, k, plan, records)
-    artifacts_task(ctx.store, k)
+        metrics = rounds.run_round(ctx, plan_task, compute_task, ingest_task)
+    artifacts_task(ctx.store, ctx.store.last_round())
     return metrics
+
+
+RoundsToRun = Annotated[
+    int,
+    Field(
+        ge=1,
+        le=1000,
+        description="rounds to run after round 0 in this launch (stops earlier at the spec's "
+        "budget or stopping rule); a later launch with the same spec continues the campaign",
+    ),
+]
 
 
 @flow(name="run-campaign", log_prints=True)
 def run_campaign(
-    spec: CampaignSpec, rounds_to_run: int = 1, profile: str | None = None
+    spec: CampaignSpec, rounds_to_run: RoundsToRun = 1, profile: str | None = None
 ) -> list[dict[str, Any]]:
     """Create the campaign if needed (round 0), then run rounds until the count or a stop rule.
 
     `profile` overrides the spec's execution profile for this run only (where calculations
-    run does not change what they compute).
+    run does not change what they compute); the CLI's `--profile`.
     """
+    return _campaign(spec, rounds_to_run, profile)
+
+
+@flow(name="launch-campaign", log_prints=True)
+def launch_campaign(spec: CampaignSpec, rounds_to_run: RoundsToRun = 1) -> list[dict[str, Any]]:
+    """The UI's campaign launch: round 0 if the campaign is new, then rounds.
+
+    Every round's results also land on this run's Artifacts tab (`<name>-campaign`).
+
+    Args:
+        spec: the campaign; its `profile` says where calculations run (local, slurm, pbs).
+        rounds_to_run: rounds to run after round 0 in this launch (fewer when the budget or
+            the stopping rule ends the campaign); launching again continues the campaign.
+    """
+    return _campaign(spec, rounds_to_run, None)
+
+
+def _campaign(spec: CampaignSpec, rounds_to_run: int, profile: str | None) -> list[dict]:
     store = CampaignStore(get_settings().store, spec.name)
     results: list[dict[str, Any]] = []
+    preflight.check(spec, get_settings())
     if store.exists():
-        stored = store.spec()
-        changed = sorted(k for k, v in spec.model_dump(mode="json").items() if stored.get(k) != v)
-        if changed:
-            get_run_logger().warning(
-                "campaign %s exists; its stored spec is used, not the given one (differs in %s)",
-                spec.name,
-                ", ".join(changed),
-            )
+        refuse_changed_spec(store, spec)
     if not store.exists() or store.last_round() is None:
         with make_executor(profile or spec.profile, store.path / "runinfo") as executor:
             results.append(init_task(_context(spec, executor, need_model=False)))
@@ -236,7 +243,60 @@ def run_campaign(
         results.append(metrics)
         if "stopped" in metrics:
             break
+    campaign_artifact(store)
     return results
+
+
+def refuse_changed_spec(store: CampaignStore, spec: CampaignSpec) -> None:
+    """A spec that differs from the stored campaign's is refused, saying how to go on."""
+    from campaigns.spec import CampaignStateError, classify_changes, spec_changes
+
+    changes = spec_changes(store.spec(), spec.model_dump(mode="json"))
+    if not changes:
+        return
+    science = classify_changes(changes)[2]
+    shown = "; ".join(f"{k}: stored {a!r}, given {b!r}" for k, (a, b) in changes.items())
+    how = (
+        "apply it with `gauss campaign update SPEC.yaml` (it is recorded in the history)"
+        if not science
+        else f"{', '.join(science)} change the science: start a new campaign under another "
+        f"name, or delete this one with `gauss campaign delete {spec.name}`"
+    )
+    raise CampaignStateError(f"campaign {spec.name!r} exists with another spec ({shown}); {how}")
+
+
+def campaign_artifact(store: CampaignStore) -> str:
+    """One artifact on the run a user launched: every round's metrics and latent map.
+
+    Rounds >= 1 run as sub-flow runs with their own artifacts; this one keeps the whole
+    campaign on the parent run's Artifacts tab.
+    """
+    table = history.history(store)
+    units = table.attrs.get("units", {})
+    cols = [c for c in table.columns if c != "committed_at"]
+    head = [f"{c} ({units[c]})" if c in units else c for c in cols]
+    lines = [
+        f"# Campaign {store.name}: {len(table)} committed rounds",
+        "",
+        "| " + " | ".join(head) + " |",
+        "|" + "---|" * len(cols),
+    ]
+    for row in table[cols].itertuples(index=False):
+        cells = [_fmt(v, ".2f") if isinstance(v, float) else str(v) for v in row]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "Columns: `gauss campaign history --help`. Per round (sub-flow runs):", ""]
+    for r in store.rounds():
+        method = r.manifest.get("calculator", {}).get("method", "")
+        lines.append(f"- round {r.round}: artifacts `{store.name}-round-{r.round}*`; {method}")
+    last = store.last_round()
+    plot = store.path / "plots" / f"round-{last:03d}-latent.png"
+    if plot.is_file():  # the latest map only: a months-long campaign keeps this small
+        lines += ["", f"![round {last} latent map]({_png_data_url(plot)})"]
+    return str(
+        create_markdown_artifact(
+            "\n".join(lines), key=f"{store.name}-campaign", description="whole campaign"
+        )
+    )
 
 
 @flow(name="label-proxies", log_prints=True)

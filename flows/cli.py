@@ -10,6 +10,7 @@ import typer
 
 from flows.cli_calc import app as calc_app
 from flows.cli_campaign import app as campaign_app
+from flows.cli_errors import fail
 from flows.cli_model import app as model_app
 from flows.cli_server import server
 from flows.settings import get_settings
@@ -28,11 +29,6 @@ app.add_typer(model_app, name="model")
 app.add_typer(calc_app, name="calc")
 app.add_typer(campaign_app, name="campaign")
 app.command("server")(server)
-
-
-def _fail(message: str) -> None:
-    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
-    raise typer.Exit(2)
 
 
 @corpus_app.command("build")
@@ -61,7 +57,7 @@ def corpus_build(
     try:
         card = corpus.build(source, out, workers=workers or settings.workers or None)
     except corpus.CorpusError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     typer.echo(corpus.summary(card, out))
 
 
@@ -75,7 +71,7 @@ def corpus_info(
     path = path or get_settings().corpus
     card_file = corpus.card_path(path)
     if not card_file.is_file():
-        _fail(f"no dataset card at {card_file}: run `gauss corpus build` first")
+        fail(f"no dataset card at {card_file}: run `gauss corpus build` first")
     card = json.loads(card_file.read_text())
     typer.echo(json.dumps({k: v for k, v in card.items() if k != "rejected"}, indent=2))
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
+
+from flows.cli_errors import ExitCode, fail, usage
 
 app = typer.Typer(
     help="Calculators: proxy labels, complex assembly, KD gaps (embedded by default).",
@@ -20,27 +23,23 @@ OutFile = Annotated[Path | None, typer.Option("--out", help="Parquet to write (b
 Workers = Annotated[int, typer.Option(help="worker processes")]
 
 
-def _fail(message: str) -> None:
-    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
-    raise typer.Exit(2)
-
-
 def _read_smiles(path: Path) -> list[str]:
     import pandas as pd
 
     if not path.is_file():
-        _fail(f"input file not found: {path}")
+        fail(f"input file not found: {path}")
     try:
         df = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
     except Exception as exc:  # noqa: BLE001 - any reader error is reported with the path
-        _fail(f"cannot read {path}: {exc}")
+        fail(f"cannot read {path}: {exc}")
     if "smiles" not in df.columns:
-        _fail(f"{path} has no `smiles` column (columns: {list(df.columns)})")
+        fail(f"{path} has no `smiles` column (columns: {list(df.columns)})")
     return df["smiles"].astype(str).tolist()
 
 
 def _run(calc, smiles: list[str], in_file, out_file, workers: int, value_names) -> None:
-    """Batch mode writes a Parquet table (failed rows keep their place); else print JSON."""
+    """Batch mode writes a Parquet table (failed rows keep their place, exit 0); with SMILES
+    arguments it prints one JSON row each and exits 4 when a calculation failed."""
     import pandas as pd
 
     from calculators import batch
@@ -48,24 +47,63 @@ def _run(calc, smiles: list[str], in_file, out_file, workers: int, value_names) 
 
     if in_file is not None:
         if out_file is None:
-            _fail("--in needs --out")
+            usage("--in needs --out")
+        if not out_file.parent.is_dir():
+            fail(f"output directory {out_file.parent} does not exist (create it first)")
         rows = batch.run_many(calc, _read_smiles(in_file), workers, True, value_names)
-        out_file.parent.mkdir(parents=True, exist_ok=True)
         table = pd.DataFrame(rows)
         table.to_parquet(out_file, index=False)
         ok = int((table["status"] == "ok").sum())
         typer.echo(f"wrote {len(table)} rows ({ok} ok) to {out_file} [{calc.method}]")
         return
     if not smiles:
-        _fail("give SMILES arguments or --in FILE --out FILE")
+        usage("give SMILES arguments or --in FILE --out FILE")
     for smi in smiles:
         try:
             chem.ligand(smi)
         except chem.LigandError as exc:
-            _fail(str(exc))
+            fail(str(exc))
     rows = batch.run_many(calc, smiles, workers, False, value_names)
     for row in rows:
         typer.echo(json.dumps(row, default=float))
+    failed = [row for row in rows if row["status"] != "ok"]
+    if failed:
+        fail(
+            f"{len(failed)} of {len(rows)} calculations failed: {failed[0]['reason']}",
+            ExitCode.CALCULATION_FAILED,
+        )
+
+
+class ProxyMethod(StrEnum):
+    calibrated = "calibrated"
+    xtb = "xtb"
+    loprop = "loprop"
+
+
+class KDMethod(StrEnum):
+    embedded = "embedded"
+    point_charge = "point-charge"
+    molcas = "molcas"
+    orca = "orca"
+
+
+PROXY_COLUMNS = ("charge", "dipole", "polarizability", "atomic_number")
+GAP_COLUMNS = tuple(f"gap_{i}" for i in range(1, 8))
+
+
+def proxy_calculator(method: ProxyMethod):
+    """The proxy calculator of a --method choice (one place for the CLI and the flows)."""
+    if method == ProxyMethod.calibrated:
+        from calculators.proxy_calibrated import CalibratedProxy
+
+        return CalibratedProxy()
+    if method == ProxyMethod.xtb:
+        from calculators.proxy_xtb import XtbProxyCalculator
+
+        return XtbProxyCalculator()
+    from calculators.proxy_molcas import MolcasProxy
+
+    return MolcasProxy()
 
 
 @app.command("proxy")
@@ -73,12 +111,18 @@ def proxy_cmd(
     smiles: Annotated[list[str] | None, typer.Argument(help="donor-first ligand SMILES")] = None,
     in_file: InFile = None,
     out_file: OutFile = None,
+    method: Annotated[
+        ProxyMethod,
+        typer.Option(
+            help="calibrated: GFN2-xTB/D4 descriptors calibrated to published OpenMolcas "
+            "PBE/ANO-R2 LoProp (default); xtb: raw GFN2-xTB/D4 numbers (not LoProp scale); "
+            "loprop: OpenMolcas PBE/ANO-R2 + LoProp for real (minutes per ligand)"
+        ),
+    ] = ProxyMethod.calibrated,
     workers: Workers = 2,
 ) -> None:
-    """Proxy labels of the coordinating atom: charge, dipole, polarizability (GFN2-xTB + D4)."""
-    from calculators.proxy_xtb import UNITS, XtbProxyCalculator
-
-    _run(XtbProxyCalculator(), smiles or [], in_file, out_file, workers, tuple(UNITS))
+    """Proxy labels of the coordinating atom: charge (e), dipole (a.u.), polarizability (a.u.)."""
+    _run(proxy_calculator(method), smiles or [], in_file, out_file, workers, PROXY_COLUMNS)
 
 
 @app.command("kd")
@@ -86,14 +130,78 @@ def kd_cmd(
     smiles: Annotated[list[str] | None, typer.Argument(help="donor-first ligand SMILES")] = None,
     in_file: InFile = None,
     out_file: OutFile = None,
+    method: Annotated[
+        KDMethod,
+        typer.Option(
+            help="embedded: crystal field on a DFT-like geometry + correction calibrated on "
+            "published CASSCF (default, seconds); point-charge: the plain crystal field; "
+            "molcas: OpenMolcas CASSCF(9,7)/RASSI-SO for real; orca: the paper's ORCA chain"
+        ),
+    ] = KDMethod.embedded,
+    xyz: Annotated[
+        Path | None, typer.Option(help="molcas: KD energies of this geometry (XYZ, with Dy)")
+    ] = None,
+    charge: Annotated[int | None, typer.Option(help="net charge of the --xyz complex")] = None,
     relax: Annotated[bool, typer.Option(help="GFN2-xTB/ALPB relaxation first (~8 s)")] = False,
     workers: Workers = 2,
 ) -> None:
-    """KD gaps gap_1..gap_7 (cm-1) of [Dy(H2O)5L2] from the embedded crystal-field chain."""
-    from calculators.kd_embedded import UNITS, EmbeddedKD
+    """KD gaps gap_1..gap_7 (cm-1) of [Dy(H2O)5L2]+, or the KD energies of a given geometry."""
+    if xyz is not None:
+        _kd_of_geometry(method, xyz, charge)
+        return
+    if charge is not None:
+        usage("--charge goes with --xyz")
+    _run(kd_calculator(method, relax), smiles or [], in_file, out_file, workers, GAP_COLUMNS)
 
-    names = tuple(k for k in UNITS if k.startswith("gap_"))
-    _run(EmbeddedKD(relax=relax), smiles or [], in_file, out_file, workers, names)
+
+def kd_calculator(method: KDMethod, relax: bool = False):
+    """The KD calculator of a --method choice, run locally (programs from the settings)."""
+    if method in (KDMethod.embedded, KDMethod.point_charge):
+        from calculators.kd_embedded import EmbeddedKD
+
+        model = "calibrated" if method == KDMethod.embedded else "point-charge"
+        return EmbeddedKD(relax=relax, model=model)
+    from calculators.base import SubprocessLauncher
+    from flows.settings import get_settings
+
+    launcher = SubprocessLauncher(get_settings().programs)
+    if method == KDMethod.molcas:
+        from calculators.kd_molcas import MolcasKD
+
+        return MolcasKD(launcher=launcher)
+    from calculators.kd_orca import OrcaKD
+
+    return OrcaKD(launcher=launcher)
+
+
+def _kd_of_geometry(method: KDMethod, xyz: Path, charge: int | None) -> None:
+    """One JSON object: kd_energies (8, cm-1, ground 0), gap_1..gap_7, g_ground (3 values)."""
+    if method != KDMethod.molcas:
+        usage("--xyz needs --method molcas")
+    if charge is None:
+        usage("--xyz needs --charge (net charge of the complex)")
+    if not xyz.is_file():
+        fail(f"XYZ file not found: {xyz}")
+    from calculators.kd_molcas import read_xyz
+
+    from calculators.base import CalculationFailed
+
+    calc = kd_calculator(method)
+    try:
+        symbols, positions = read_xyz(xyz)
+        result = calc.run_geometry(symbols, positions, charge)
+    except CalculationFailed as exc:
+        fail(f"{xyz}: {exc.reason}")
+    if not result.ok:
+        fail(
+            f"{xyz}: {result.reason} (work directory kept: {result.workdir})",
+            ExitCode.CALCULATION_FAILED,
+        )
+    values = result.values
+    out = {k: values[k] for k in ("kd_energies", *GAP_COLUMNS, "g_ground")}
+    out |= {"method": result.method, "program_versions": result.program_versions}
+    out |= {"units": {"kd_energies": "cm-1", "gap_i": "cm-1", "g_ground": "1"}}
+    typer.echo(json.dumps(out, default=float))
 
 
 @app.command("assemble")
@@ -109,13 +217,13 @@ def assemble_cmd(
     from gauss import chem
 
     if metal not in assembly.METAL_MULTIPLICITY:
-        _fail(f"unknown metal {metal!r}; use one of {sorted(assembly.METAL_MULTIPLICITY)}")
+        fail(f"unknown metal {metal!r}; use one of {sorted(assembly.METAL_MULTIPLICITY)}")
     try:
         cx = assembly.assemble(smiles, metal)
         if relax:
             cx = assembly.relax(cx)
     except (chem.LigandError, CalculationFailed) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     if out:
         cx.write_xyz(out)
         typer.echo(f"wrote {out}")

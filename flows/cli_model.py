@@ -10,14 +10,10 @@ from typing import Annotated
 
 import typer
 
+from flows.cli_errors import fail
 from flows.settings import get_settings
 
 app = typer.Typer(help="The GAUSS-II model: train, sample, map.", no_args_is_help=True)
-
-
-def _fail(message: str) -> None:
-    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
-    raise typer.Exit(2)
 
 
 @app.command("train")
@@ -32,6 +28,10 @@ def train_cmd(
     seed: Annotated[int, typer.Option(help="seed of the data draw, split and training")] = 0,
     tokenizer: Annotated[str, typer.Option(help="regex (whole atoms) or char (paper)")] = "regex",
     device: Annotated[str, typer.Option(help="auto, cpu or cuda")] = "auto",
+    init_from: Annotated[
+        Path | None,
+        typer.Option(help="warm start from this checkpoint's weights (same tokenizer)"),
+    ] = None,
 ) -> None:
     """Train semi-supervised: all rows train the VAE, labelled rows also the proxy head.
 
@@ -48,10 +48,18 @@ def train_cmd(
     try:
         corpus_df = corpus_mod.load(corpus)
     except corpus_mod.CorpusError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     if not labels.is_file():
-        _fail(f"proxy labels not found: {labels}")
-    cfg = TrainConfig(max_epochs=max_epochs, seed=seed, tokenizer_mode=tokenizer, device=device)
+        fail(f"proxy labels not found: {labels}")
+    if init_from is not None and not init_from.is_file():
+        fail(f"--init-from checkpoint not found: {init_from}")
+    cfg = TrainConfig(
+        max_epochs=max_epochs,
+        seed=seed,
+        tokenizer_mode=tokenizer,
+        device=device,
+        init_from=str(init_from) if init_from else None,
+    )
     summary, table = train_from_corpus(corpus_df, pd.read_parquet(labels), out, n_unlabelled, cfg)
     record = {
         "command": shlex.join(["gauss", *sys.argv[1:]]),
@@ -78,17 +86,17 @@ def sample_cmd(
     out: Annotated[Path | None, typer.Option(help="write all samples to this Parquet")] = None,
 ) -> None:
     """LP-sample new ligands around seed ligands (z' = z + sigma * eps), novel vs the corpus."""
-    from campaigns.spec import DEFAULT_MODEL
+    from campaigns.spec import DEFAULT_MODEL, REPO_ROOT
     from gauss import chem, corpus, sampling
     from gauss.model import load_checkpoint
     from gauss.tokenizer import TokenizerError
 
     try:
-        lm = load_checkpoint(model or DEFAULT_MODEL)
+        lm = load_checkpoint(model or REPO_ROOT / DEFAULT_MODEL)
         ligs = [chem.ligand(s).smiles for s in seeds]
         z = sampling.encode_smiles(lm, ligs)
     except (chem.LigandError, TokenizerError, FileNotFoundError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     known = set(corpus.load(get_settings().corpus)["canonical_smiles"])
     plan = sampling.SamplingPlan(n, tuple(sigma or (0.1, 0.2, 0.3)), steps, seed=seed)
     samples = sampling.lp_sample(lm, z, known, plan, seed_ids=ligs)
@@ -110,15 +118,15 @@ def map_cmd(
     """Encode a ligand table, project the latent means to 2-D (PCA), plot coloured by a column."""
     import pandas as pd
 
-    from campaigns.spec import DEFAULT_MODEL
+    from campaigns.spec import DEFAULT_MODEL, REPO_ROOT
     from gauss import latent, sampling
     from gauss.model import load_checkpoint
 
     df = pd.read_parquet(table) if table.suffix == ".parquet" else pd.read_csv(table)
     if color not in df.columns:
-        _fail(f"column {color!r} not in {table}; columns: {list(df.columns)}")
+        fail(f"column {color!r} not in {table}; columns: {list(df.columns)}")
     df = df[df[color].notna()]
-    lm = load_checkpoint(model or DEFAULT_MODEL)
+    lm = load_checkpoint(model or REPO_ROOT / DEFAULT_MODEL)
     z = sampling.encode_smiles(lm, df["smiles"].tolist())
     lmap = latent.fit_map(z)
     latent.plot_map(lmap, df[color].to_numpy(), out, color)

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import os
-import subprocess
+import signal
 import sys
 from typing import Annotated
 
 import typer
 
+from flows.supervise import run_supervised
+
 
 def server(
     port: Annotated[int, typer.Option(help="port on 127.0.0.1")] = 4200,
 ) -> None:
-    """Start a local Prefect server (UI + API) on 127.0.0.1 and print its address; Ctrl-C stops.
+    """Start a local Prefect server (UI + API) on 127.0.0.1 and print its address.
+
+    Ctrl-C or SIGTERM stops it and every process it started (its whole process group).
 
     Only the loopback address is used: reach it from elsewhere through an SSH tunnel.
     """
@@ -34,7 +38,5 @@ def server(
         "--port",
         str(port),
     ]
-    try:
-        raise typer.Exit(subprocess.call(cmd, env=env))
-    except KeyboardInterrupt:
-        raise typer.Exit(0) from None
+    code = run_supervised(cmd, env)
+    raise typer.Exit(0 if code in (128 + signal.SIGINT, 128 + signal.SIGTERM) else code)

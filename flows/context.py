@@ -21,8 +21,9 @@ from storage.store import CampaignStore
 
 def kd_calculator(spec: CampaignSpec, executor: Executor | None, settings: Settings):
     """The KD calculator the spec asks for; ORCA runs go through the Parsl executor's workers."""
-    if spec.calculators.kd == "embedded":
-        return EmbeddedKD(relax=spec.calculators.relax)
+    if spec.calculators.kd in ("embedded", "point-charge"):
+        model = "calibrated" if spec.calculators.kd == "embedded" else "point-charge"
+        return EmbeddedKD(relax=spec.calculators.relax, model=model)
     from calculators.base import SubprocessLauncher
     from calculators.kd_orca import OrcaKD
     from flows.parsl_exec import ParslExecutor, ParslLauncher
@@ -44,13 +45,13 @@ def build_context(
 ) -> RoundContext:
     """Load corpus and model once and wire the calculator, executor and store."""
     try:
-        corpus_df = corpus.load(spec.corpus)
+        corpus_df = corpus.load(spec.corpus_path)
     except corpus.CorpusError as exc:
         raise SpecError(f"corpus: {exc}") from None
     model = None
     if need_model:
         try:
-            model = load_checkpoint(spec.model)
+            model = load_checkpoint(spec.model_path)
         except FileNotFoundError as exc:
             raise SpecError(f"model: {exc}") from None
     workers = settings.workers or os.cpu_count() or 1

@@ -3,8 +3,9 @@
 All seeds are perturbed and decoded together under torch.no_grad() (the decoder emits the
 whole string in one pass), then RDKit checks validity, the donor-first rule (first atom N or O
 with a lone pair), canonical de-duplication and novelty against the corpus and any given set.
-The sigma schedule follows the paper: start small (0.1) and widen (0.2, 0.3) until each seed
-has N unique novel ligands or a step cap is reached.
+Donor-first ligands that break a structural rule (gauss.chem_rules: peroxides, remote charges,
+...) are marked and never proposed. The sigma schedule follows the paper: start small (0.1)
+and widen (0.2, 0.3) until each seed has N unique novel ligands or a step cap is reached.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import pandas as pd
 import torch
 
 from gauss import chem
+from gauss.chem_rules import StructureRules, violations
 from gauss.model import LoadedModel, greedy_decode
 
 COLUMNS = [
@@ -28,6 +30,8 @@ COLUMNS = [
     "canonical_smiles",
     "valid",
     "donor_ok",
+    "chem_ok",
+    "rejected_by",
     "novel",
     "unique",
 ]
@@ -123,12 +127,18 @@ def check_sample(smiles: str) -> tuple[bool, bool, str, str]:
     return True, True, canonical, chem.rooted_smiles(mol, 0)
 
 
+def rule_violations(ligand_smiles: str, rules: StructureRules) -> str:
+    """Comma-joined names of the rules a donor-first ligand breaks ('' when none)."""
+    return ",".join(violations(chem.parse(ligand_smiles), rules))
+
+
 def lp_sample(
     lm: LoadedModel,
     seeds: np.ndarray,
     known_canonical: Iterable[str] = (),
     plan: SamplingPlan = SamplingPlan(),
     seed_ids: Sequence | None = None,
+    rules: StructureRules = StructureRules(),
 ) -> pd.DataFrame:
     """Sample around every seed until each has plan.n_per_seed unique novel ligands.
 
@@ -148,6 +158,7 @@ def lp_sample(
     found = np.zeros(len(seeds), dtype=int)
     taken: set[str] = set()
     check_cache: dict[str, tuple[bool, bool, str, str]] = {}
+    rule_cache: dict[str, str] = {}
     frames = []
     step = 0
     for sigma in plan.sigmas:
@@ -163,7 +174,11 @@ def lp_sample(
                 if smi not in check_cache:
                     check_cache[smi] = check_sample(smi)
                 valid, donor_ok, canonical, key = check_cache[smi]
-                novel = donor_ok and canonical not in known
+                if donor_ok and key not in rule_cache:
+                    rule_cache[key] = rule_violations(key, rules)
+                rejected = rule_cache.get(key, "")
+                chem_ok = donor_ok and not rejected
+                novel = chem_ok and canonical not in known
                 unique = novel and key not in taken and found[owner] < plan.n_per_seed
                 if unique:
                     taken.add(key)
@@ -178,6 +193,8 @@ def lp_sample(
                         canonical,
                         valid,
                         donor_ok,
+                        chem_ok,
+                        rejected,
                         novel,
                         unique,
                     )

@@ -45,6 +45,9 @@ class TrainConfig:
     tokenizer_mode: str = "regex"
     device: str = "auto"
     progress: bool = True
+    # warm start: weights of an earlier checkpoint with the same tokenizer (e.g. to retrain the
+    # property head and latent order on new proxy labels without re-learning the grammar)
+    init_from: str | None = None
 
 
 @dataclass
@@ -210,6 +213,8 @@ def train(
             log.info("resuming run %s at epoch %d", run_id, state["epoch"])
         else:
             log.warning("ignoring %s: it belongs to another configuration or data set", resume_path)
+    if state["epoch"] == 0 and train_cfg.init_from:
+        _warm_start(model, Path(train_cfg.init_from), tokenizer, device)
     loader_gen = torch.Generator().manual_seed(train_cfg.seed)
     dataset = TensorDataset(data.tokens[train_idx], data.targets[train_idx])
     info = {
@@ -290,6 +295,15 @@ def train(
         "best": best,
         "checkpoint": str(out_dir / "model.pt"),
     }
+
+
+def _warm_start(model: GaussVAE, path: Path, tokenizer: Tokenizer, device) -> None:
+    """Start from another checkpoint's weights; its tokenizer and shapes must match."""
+    saved = torch.load(path, map_location=device, weights_only=True)
+    if saved.get("tokenizer") != tokenizer.to_dict():
+        raise ValueError(f"init_from {path}: its tokenizer differs from this run's")
+    model.load_state_dict(saved["state_dict"])
+    log.info("warm start from %s", path)
 
 
 def _should_stop(history: list[dict], cfg: TrainConfig) -> bool:

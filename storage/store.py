@@ -158,7 +158,58 @@ class CampaignStore:
             ) from None
 
     def spec(self) -> dict[str, Any]:
-        return self._metadata()["spec"]
+        """The spec in force: as created, with every recorded update applied in order."""
+        spec = json.loads(json.dumps(self._metadata()["spec"]))
+        for update in self.spec_updates():
+            for dotted, change in update["changes"].items():
+                _set_dotted(spec, dotted, change["new"])
+        return spec
+
+    @property
+    def _updates_path(self) -> Path:
+        return self.path / "spec-updates.json"
+
+    def spec_updates(self) -> list[dict[str, Any]]:
+        """Recorded spec updates, oldest first: {at, after_round, changes: {field: {old, new}}}."""
+        if not self._updates_path.exists():
+            return []
+        return json.loads(self._updates_path.read_bytes())["updates"]
+
+    def update_spec(self, changes: Mapping[str, tuple[Any, Any]]) -> dict[str, Any]:
+        """Record a spec update (dotted field -> (old, new)) under the writer lock.
+
+        campaign.json (the spec as created, and its hash that every manifest names) is never
+        rewritten; updates are appended to spec-updates.json, replaced atomically. The caller
+        decides which fields may change (campaigns.spec.classify_changes).
+        """
+        if not changes:
+            raise ValueError(f"campaign {self.name!r}: no spec change to record")
+        with self.writer():
+            current = self.spec()
+            for dotted, (old, _) in changes.items():
+                if _get_dotted(current, dotted) != old:
+                    raise RoundConflict(
+                        f"campaign {self.name!r}: {dotted} is {_get_dotted(current, dotted)!r} "
+                        f"in the store, not {old!r}; re-read it and retry"
+                    )
+            update = {
+                "at": _now(),
+                "after_round": self.last_round(),
+                "changes": {k: {"old": old, "new": new} for k, (old, new) in changes.items()},
+            }
+            doc = {"format": FORMAT, "campaign": self.name}
+            doc["updates"] = [*self.spec_updates(), update]
+            atomic_replace(self._updates_path, canonical_json(doc, "spec updates").encode())
+        return update
+
+    def delete(self) -> None:
+        """Remove the whole campaign (every round and table); refused while a writer holds it."""
+        if not self.exists():
+            raise CampaignNotFound(f"campaign {self.name!r} does not exist under {self.path}")
+        with self.writer():
+            trash = self.path.with_name(f".{self.path.name}.deleting")
+            self.path.rename(trash)  # one rename: the campaign vanishes at once for readers
+        shutil.rmtree(trash)
 
     @property
     def spec_sha256(self) -> str:
@@ -426,3 +477,17 @@ def _sha256(text: str) -> str:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def _get_dotted(doc: Mapping[str, Any], dotted: str) -> Any:
+    value: Any = doc
+    for part in dotted.split("."):
+        value = value.get(part) if isinstance(value, Mapping) else None
+    return value
+
+
+def _set_dotted(doc: dict[str, Any], dotted: str, value: Any) -> None:
+    *parents, last = dotted.split(".")
+    for part in parents:
+        doc = doc.setdefault(part, {})
+    doc[last] = value

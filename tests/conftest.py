@@ -1,4 +1,6 @@
 import gzip
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -21,3 +23,19 @@ def qm9_head(tmp_path_factory) -> Path:
 
 QM9_LIGANDS_SAMPLE = REPO / "tests" / "fixtures" / "ligands_sample.parquet"
 SHIPPED_MODEL = REPO / "models" / "gauss2-proxy" / "model.pt"
+
+
+SLURM_LOCAL = REPO / "scripts" / "slurm-local"
+
+
+@pytest.fixture(scope="module")
+def slurm():
+    """A real single-node Slurm for the module's tests (cluster tier); stopped afterwards."""
+    if os.geteuid() != 0:
+        pytest.skip("bringing Slurm up needs root (CI and the dev machines run as root)")
+    up = subprocess.run([str(SLURM_LOCAL), "up"], capture_output=True, text=True, timeout=300)
+    assert up.returncode == 0, up.stderr
+    try:
+        yield
+    finally:
+        subprocess.run([str(SLURM_LOCAL), "down"], capture_output=True, timeout=60)

@@ -44,3 +44,27 @@ def test_corpus_build_bad_source_is_a_clear_error(tmp_path):
     )
     assert res.returncode == 2
     assert "missing.csv" in res.stderr and "Traceback" not in res.stderr
+
+
+def _spec_file(tmp_path, **extra):
+    import yaml
+
+    from tests.conftest import QM9_LIGANDS_SAMPLE
+
+    doc = {"name": "initcli", "corpus": str(QM9_LIGANDS_SAMPLE), "initial_size": 4, **extra}
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+def test_campaign_init_refuses_a_profile_without_settings_before_computing(tmp_path):
+    """init uses the spec's execution profile like `run`: on slurm without profile settings it
+    stops with the reason before any calculation, and stores nothing."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "GAUSS_PROFILES"}
+    env["GAUSS_STORE"] = str(tmp_path / "store")
+    res = run("campaign", "init", str(_spec_file(tmp_path, profile="slurm")), env=env)
+    assert res.returncode != 0
+    assert "profile 'slurm' needs its settings" in res.stderr
+    assert not (tmp_path / "store" / "initcli").exists()

@@ -97,7 +97,7 @@ def test_deploy_all_and_launch_campaign_from_the_deployment(server, tmp_path):
     )
     _prefect(env, "work-pool", "create", "gauss-local", "--type", "process")
     out = _prefect(env, "deploy", "--all")
-    assert "launch-campaign" in out and "scheduled-round" in out
+    assert "launch-campaign" in out and "launch-trial" in out and "scheduled-round" in out
 
     from prefect.client.orchestration import get_client
     from prefect.settings import PREFECT_API_URL, temporary_settings
@@ -118,14 +118,20 @@ def test_deploy_all_and_launch_campaign_from_the_deployment(server, tmp_path):
 
     async def launch():
         async with get_client() as client:
-            launch = await client.read_deployment_by_name("run-campaign/launch-campaign")
+            launch = await client.read_deployment_by_name("launch-campaign/launch-campaign")
+            trial = await client.read_deployment_by_name("launch-campaign/launch-trial")
             sched = await client.read_deployment_by_name("run-round/scheduled-round")
-            props = launch.parameter_openapi_schema["properties"]
-            assert "spec" in props and "rounds_to_run" in props
-            assert "CampaignSpec" in str(launch.parameter_openapi_schema)
+            schema = launch.parameter_openapi_schema
+            assert list(schema["properties"]) == ["spec", "rounds_to_run"]  # one profile field
+            assert all(p.get("description") for p in schema["properties"].values())
+            spec_props = schema["definitions"]["CampaignSpec"]["properties"]
+            assert all(p.get("description") for p in spec_props.values()), "undocumented field"
+            assert spec_props["name"]["pattern"].startswith("^[a-z0-9]")  # checked by the form
+            assert not str(spec_props["model"]["default"]).startswith("/")  # no machine paths
+            assert trial.parameters["spec"]["initial_set"] == "published"
             assert sched.schedules and sched.schedules[0].schedule.cron == "0 */6 * * *"
             run = await client.create_flow_run_from_deployment(
-                launch.id, parameters={"spec": spec, "rounds_to_run": 1}
+                launch.id, parameters={"spec": spec, "rounds_to_run": 2}
             )
             return run.id
 
@@ -155,9 +161,9 @@ def test_deploy_all_and_launch_campaign_from_the_deployment(server, tmp_path):
             _stop(worker)
     assert final is not None and final.is_completed(), final
     store = CampaignStore(tmp_path / "store", "uitest")
-    assert [r.round for r in store.rounds()] == [0, 1]
+    assert [r.round for r in store.rounds()] == [0, 1, 2]
     with temporary_settings({PREFECT_API_URL: server["PREFECT_API_URL"]}):
-        launch_id = asyncio.run(_deployment_id("run-campaign/launch-campaign"))
+        launch_id = asyncio.run(_deployment_id("launch-campaign/launch-campaign"))
     _check_ui(server["PREFECT_API_URL"].removesuffix("/api"), run_id, launch_id)
 
 
@@ -194,11 +200,17 @@ def _check_ui(ui: str, run_id, deployment_id) -> None:
             # the UI calls an outside analytics host even with analytics off: keep it local
             context.route(re.compile(r"^https?://(?!127\.0\.0\.1)"), lambda r: r.abort())
             page = context.new_page()
-            # round 0's artifacts belong to the launch run; round 1's to its run-round subflow
+            # the launched run shows the whole campaign: round 0's artifacts and one campaign
+            # artifact with every round (rounds >= 1 also keep theirs on their sub-flow runs)
             page.goto(f"{ui}/runs/flow-run/{run_id}")
             page.get_by_text("Artifacts", exact=True).first.click()
             try:
                 page.get_by_text("uitest-round-0").first.wait_for(timeout=60_000)
+                page.get_by_text("uitest-campaign").first.click()
+                page.get_by_text("Campaign uitest: 3 committed rounds").first.wait_for(
+                    timeout=60_000
+                )
+                page.get_by_text("median_gap_1 (cm-1)").first.wait_for(timeout=10_000)
             finally:
                 page.screenshot(path=str(shots / "flow-run-artifacts.png"), full_page=True)
             page.goto(f"{ui}/deployments/deployment/{deployment_id}/run")

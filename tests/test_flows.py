@@ -56,6 +56,9 @@ def test_run_campaign_flow_through_parsl_commits_rounds_and_artifacts(
     assert len(results) == 2 and results[0]["calculations"] == 12
     store = CampaignStore(tmp_path / "store", "flowtest")
     assert [r.round for r in store.rounds()] == [0, 1]
+    # one round pipeline: the flow's rounds record their stage timings like run_round does
+    seconds = store.rounds()[1].manifest["metrics"]["seconds"]
+    assert set(seconds) == {"plan", "compute"} and all(v > 0 for v in seconds.values())
 
     async def artifacts():
         async with get_client() as client:
@@ -70,6 +73,7 @@ def test_run_campaign_flow_through_parsl_commits_rounds_and_artifacts(
         "flowtest-round-1-latent",
         "flowtest-round-1-kd",
         "flowtest-round-1-where",  # per calculation: job, node, lost attempts
+        "flowtest-campaign",  # on the launched (parent) run: every round in one place
     } <= keys
 
 

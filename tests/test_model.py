@@ -164,7 +164,9 @@ def test_lp_sampling_flags_and_bad_inputs(tmp_path):
     plan = sampling.SamplingPlan(n_per_seed=3, sigmas=(0.5,), steps_per_sigma=2, batch_per_seed=20)
     out = sampling.lp_sample(lm, seeds, known_canonical=set(df["canonical_smiles"]), plan=plan)
     assert list(out.columns) == sampling.COLUMNS
-    assert not (out["novel"] & ~out["donor_ok"]).any()
+    assert not (out["novel"] & ~out["chem_ok"]).any()
+    assert not (out["chem_ok"] & ~out["donor_ok"]).any()
+    assert ((out["rejected_by"] != "") == (out["donor_ok"] & ~out["chem_ok"])).all()
     assert not (out["donor_ok"] & ~out["valid"]).any()
     assert not out.loc[out.novel, "canonical_smiles"].isin(set(df["canonical_smiles"])).any()
     uniq = out[out.unique]

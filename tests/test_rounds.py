@@ -254,3 +254,30 @@ def test_history_verbs_read_the_store(tmp_path, corpus, model):
     assert bad.returncode == 2 and "invalid campaign name '../x'" in bad.stderr
     missing = gauss("show", "t1", "--round", "7")
     assert missing.returncode == 2 and "no committed round 7" in missing.stderr
+
+
+def test_campaign_from_published_casscf_labels_compares_within_one_method(tmp_path, corpus, model):
+    """initial_set: published labels round 0 with the paper's CASSCF gaps, computes nothing
+    for them, and seed-vs-sample comparisons use the seeds recomputed by the round's method."""
+    from campaigns import published
+
+    CALLS.clear()
+    ctx = _ctx(tmp_path, corpus, model, initial_set="published", initial_size=40)
+    m0 = init_campaign(ctx)
+    assert CALLS == [] and m0["calculations"] == 0
+    assert m0["label_methods"] == {published.PUBLISHED_METHOD: 40}
+    labels0 = ctx.store.read("labels", round=0)
+    table = published.published_kd().set_index("smiles")
+    assert labels0["gap_3"].tolist() == table.loc[labels0["smiles"], "gap_3"].tolist()
+    m1 = run_round(ctx)
+    seeds = ctx.store.rounds()[-1].manifest["seeds"]
+    assert m1["seeds_recomputed"] == 3 and set(seeds) <= set(CALLS)
+    assert m1["seed_sample_method"] == ToyKD().method
+    assert set(m1["label_methods"]) == {published.PUBLISHED_METHOD, ToyKD().method}
+    calcs = ctx.store.read("calculations", round=1)
+    assert len(calcs) == m1["candidates"] + 3
+    labels1 = ctx.store.read("labels", round=1)
+    assert not set(seeds) & set(labels1[labels1["method"] == ToyKD().method]["smiles"])
+    assert m1["seconds"]["compute"] >= 0 and "plan" in m1["seconds"]
+    counts = m1["sampling"]
+    assert sum(counts["rejected_by"].values()) >= counts["donor_ok"] - counts["chem_ok"]

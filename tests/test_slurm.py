@@ -15,21 +15,16 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO
+from tests.slurm_cluster import (  # noqa: F401 - re-exported for other cluster-tier modules
+    JOBCOMP,
+    SCRIPT,
+    _jobcomp_records,
+    job_state,
+    local_slurm,
+    slurm_node,
+)
 
-SCRIPT = REPO / "scripts" / "slurm-local"
-JOBCOMP = Path("/var/spool/gauss-slurm/jobcomp.txt")
-
-
-@pytest.fixture(scope="module")
-def slurm():
-    if os.geteuid() != 0:
-        pytest.skip("bringing Slurm up needs root (CI and the dev machines run as root)")
-    up = subprocess.run([str(SCRIPT), "up"], capture_output=True, text=True, timeout=300)
-    assert up.returncode == 0, up.stderr
-    try:
-        yield
-    finally:
-        subprocess.run([str(SCRIPT), "down"], capture_output=True, timeout=60)
+pytestmark = pytest.mark.cluster
 
 
 @pytest.fixture
@@ -52,10 +47,10 @@ def figures(request):
 @pytest.mark.integration
 def test_embedded_kd_runs_as_slurm_jobs(slurm, tmp_path, monkeypatch):
     from calculators.kd_embedded import EmbeddedKD
-    from flows.campaign_flows import _venv_bin_on_path
+    from flows.execution import venv_bin_on_path
     from flows.parsl_exec import ParslExecutor
 
-    _venv_bin_on_path()
+    venv_bin_on_path()
     before = JOBCOMP.read_text() if JOBCOMP.exists() else ""
     profile = local_slurm()
     ligands = ["[O-]CC", "n1ccccc1", "[O-]C(=O)C#N", "O"]
@@ -69,46 +64,6 @@ def test_embedded_kd_runs_as_slurm_jobs(slurm, tmp_path, monkeypatch):
     new_jobs = JOBCOMP.read_text()[len(before) :] if JOBCOMP.exists() else ""
     assert "JobState=" in new_jobs, "no Slurm job finished during the test"
     assert shutil.which("sinfo")
-
-
-def _jobcomp_records() -> list[dict[str, str]]:
-    """Slurm's job-completion file (jobcomp/filetxt), one dict per finished job."""
-    if not JOBCOMP.exists():
-        return []
-    rows = []
-    for line in JOBCOMP.read_text().splitlines():
-        fields = dict(f.split("=", 1) for f in line.split() if "=" in f)
-        fields["JobName"] = fields.get("Name", "")
-        rows.append(fields)
-    return rows
-
-
-def job_state(job_id: str) -> str | None:
-    """Final state of a job as Slurm recorded it."""
-    return next((r["JobState"] for r in _jobcomp_records() if r["JobId"] == job_id), None)
-
-
-def local_slurm(**overrides):
-    """The slurm profile for the one-node test cluster: 2 cores, workers from this venv."""
-    from flows.profiles import SlurmProfile
-
-    settings = dict(
-        partition="debug",
-        walltime="00:10:00",
-        exclusive=False,
-        cores_per_node=2,
-        max_workers_per_node=2,
-        address="127.0.0.1",
-        worker_init=f"export PATH={Path(sys.executable).parent}:$PATH",
-    )
-    return SlurmProfile(**{**settings, **overrides})
-
-
-def slurm_node() -> str:
-    """The one node of the test cluster, as Slurm names it (SLURMD_NODENAME on workers)."""
-    out = subprocess.run(["sinfo", "-h", "-o", "%n"], capture_output=True, text=True, timeout=30)
-    [node] = set(out.stdout.split())
-    return node
 
 
 def _running_jobs() -> list[str]:
@@ -125,10 +80,10 @@ def test_scancel_of_a_block_is_retried_without_chemistry_failures(slurm, tmp_pat
     import time
 
     from calculators.kd_embedded import EmbeddedKD
-    from flows.campaign_flows import _venv_bin_on_path
+    from flows.execution import venv_bin_on_path
     from flows.parsl_exec import ParslExecutor
 
-    _venv_bin_on_path()
+    venv_bin_on_path()
     profile = local_slurm(infra_retries=2, heartbeat_period=2, heartbeat_threshold=8)
     # relaxed complexes take seconds each: long enough to cancel the block mid-round
     ligands = ["[O-]CC", "[O-]C(C)C", "[O-]CCC", "[O-]C(C)(C)C", "NC", "n1ccccc1"]
@@ -174,7 +129,7 @@ def test_walltime_shorter_than_a_calculation_is_an_infrastructure_failure(slurm,
 
     from calculators import orca
     from calculators.orca import CasscfSocTemplate, KramersCalculator
-    from flows.campaign_flows import _venv_bin_on_path
+    from flows.execution import venv_bin_on_path
     from flows.parsl_exec import ParslExecutor, ParslLauncher
 
     fixtures = REPO / "tests" / "fixtures" / "orca"
@@ -191,7 +146,7 @@ def test_walltime_shorter_than_a_calculation_is_an_infrastructure_failure(slurm,
     slow_orca.chmod(0o755)
     geometry = orca.final_geometry((fixtures / "y_opt_synthetic.out").read_text())
     job = orca.CasscfJob(orca.swap_metal(geometry, "Y", "Dy"), charge=1)
-    _venv_bin_on_path()
+    venv_bin_on_path()
     profile = local_slurm(
         walltime="00:01:00",
         max_workers_per_node=1,
@@ -233,10 +188,10 @@ def test_restart_after_orchestrator_kill_reconciles_with_slurm(slurm, tmp_path, 
     import time
 
     from calculators.kd_embedded import EmbeddedKD
-    from flows.campaign_flows import _venv_bin_on_path
+    from flows.execution import venv_bin_on_path
     from flows.parsl_exec import BLOCKS_FILE, ParslExecutor
 
-    _venv_bin_on_path()
+    venv_bin_on_path()
     profile = local_slurm(heartbeat_period=2, heartbeat_threshold=60)
     run_dir = tmp_path / "runinfo"
     ligands = ["[O-]CC", "[O-]C(C)C", "[O-]CCC", "[O-]C(C)(C)C", "[O-]CCCC", "[O-]CC(C)C"]
@@ -370,10 +325,10 @@ def test_orca_chain_programs_run_as_slurm_jobs(slurm, tmp_path, figures):
     writing and parsing stay on the orchestrator, scratch lies in the shared run directory."""
     from calculators.kd_orca import OrcaKD
     from calculators.orca import CasscfSocTemplate
-    from flows.campaign_flows import _venv_bin_on_path
+    from flows.execution import venv_bin_on_path
     from flows.parsl_exec import ParslExecutor, ParslLauncher
 
-    _venv_bin_on_path()
+    venv_bin_on_path()
     orca_bin = replaying_orca_chain(tmp_path)
     before = {r["JobId"] for r in _jobcomp_records()}
     with ParslExecutor(local_slurm(), tmp_path / "runinfo") as ex:
@@ -403,10 +358,10 @@ def test_block_drains_before_its_walltime(slurm, tmp_path, figures):
 
     from sleep_calc import SleepCalc  # tests/ is on sys.path under pytest and on the workers
 
-    from flows.campaign_flows import _venv_bin_on_path
+    from flows.execution import venv_bin_on_path
     from flows.parsl_exec import ParslExecutor
 
-    _venv_bin_on_path()
+    venv_bin_on_path()
     profile = local_slurm(
         walltime="00:02:00",
         drain_before_walltime=90,
@@ -437,11 +392,11 @@ def test_block_that_can_never_start_fails_the_round_with_the_reason(slurm, tmp_p
     """A walltime over the partition's MaxTime (1 h here) keeps the job PENDING forever; the
     executor names the job, Slurm's reason and the field to change instead of hanging."""
     from calculators.kd_embedded import EmbeddedKD
-    from flows.campaign_flows import _venv_bin_on_path
+    from flows.execution import venv_bin_on_path
     from flows.parsl_exec import ParslExecutor
     from flows.queue_check import BlockCannotStart
 
-    _venv_bin_on_path()
+    venv_bin_on_path()
     profile = local_slurm(walltime="03:00:00", queue_check_period=3)
     with ParslExecutor(profile, tmp_path / "runinfo") as ex:
         with pytest.raises(BlockCannotStart, match=r"Reason=PartitionTimeLimit: walltime") as err:
@@ -453,3 +408,29 @@ def test_block_that_can_never_start_fails_the_round_with_the_reason(slurm, tmp_p
         ["squeue", "-h", "-j", ",".join(stuck)], capture_output=True, text=True, timeout=30
     )
     assert pending.stdout.strip() == ""  # the executor's exit cancelled the stuck block
+
+
+@pytest.mark.integration
+def test_campaign_init_submits_round_zero_through_the_slurm_profile(slurm, tmp_path, figures):
+    """`gauss campaign init` on a slurm spec runs round 0 as Slurm jobs, not on the login node."""
+    import yaml
+
+    from storage.store import CampaignStore
+    from tests.conftest import QM9_LIGANDS_SAMPLE
+
+    spec = tmp_path / "spec.yaml"
+    doc = {"name": "initslurm", "corpus": str(QM9_LIGANDS_SAMPLE), "initial_size": 4}
+    spec.write_text(yaml.safe_dump({**doc, "profile": "slurm"}))
+    env = dict(os.environ, GAUSS_STORE=str(tmp_path / "store"))
+    env["GAUSS_PROFILES"] = str(profiles_file(tmp_path))
+    before = {r["JobId"] for r in _jobcomp_records()}
+    gauss = shutil.which("gauss")
+    res = subprocess.run(
+        [gauss, "campaign", "init", str(spec)], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    rows = CampaignStore(tmp_path / "store", "initslurm").read("calculations")
+    finished = {r["JobId"] for r in _jobcomp_records()} - before
+    assert len(rows) == 4 and set(rows["job_id"]) <= finished
+    assert set(rows["node"]) == {slurm_node()}
+    figures.update(calculations=len(rows), slurm_jobs=len(set(rows["job_id"])))
