@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from campaigns import plots
@@ -160,26 +159,34 @@ def round_plots(store: CampaignStore, k: int) -> list[Path]:
     method = info["manifest"].get("calculator", {}).get("method", "")
     paths = []
     lat = store.read("latent", round=k)
+    labels = store.read("labels", round=k)
+    methods = "; ".join(f"{m} ({n})" for m, n in labels["method"].value_counts().items())
     if "round" in lat.columns and (lat["round"] == k).any():
         paths.append(
             plots.latent_plot(
                 lat[lat["round"] == k],
                 out / f"round-{k:03d}-latent.png",
                 f"{store.name} round {k}: latent map (first KD gap)",
+                methods,
             )
         )
-    initial = store.read("labels", round=0)["gap_1"].to_numpy(dtype=float)
-    labels = store.read("labels", round=k)
-    seeds = labels[labels["smiles"].isin(info["seeds"])]["gap_1"].to_numpy(dtype=float)
-    new = np.array([r["gap_1"] for r in info["results"]], dtype=float) if k > 0 else np.array([])
+    initial = store.read("labels", round=0)
+    seeds = labels[labels["smiles"].isin(info["seeds"])].drop_duplicates("smiles")
+    new = pd.DataFrame(info["results"]) if k > 0 else labels.iloc[:0]
+    groups = [
+        ("initial set", initial["gap_1"].to_numpy(dtype=float), _one_method(initial)),
+        ("seeds", seeds["gap_1"].to_numpy(dtype=float), _one_method(seeds)),
+        ("new ligands", new["gap_1"].to_numpy(dtype=float), _one_method(new)),
+    ]
     paths.append(
         plots.kd_shift_plot(
-            initial,
-            seeds,
-            new,
-            out / f"round-{k:03d}-kd.png",
-            f"{store.name} round {k}: first KD gap",
-            method,
+            groups, out / f"round-{k:03d}-kd.png", f"{store.name} round {k}: first KD gap", method
         )
     )
     return paths
+
+
+def _one_method(rows: pd.DataFrame) -> str:
+    """The method of a group of labels ('mixed' when they come from more than one)."""
+    found = rows["method"].dropna().unique() if "method" in rows else []
+    return found[0] if len(found) == 1 else ("mixed" if len(found) else "")

@@ -251,9 +251,9 @@ def test_history_verbs_read_the_store(tmp_path, corpus, model):
     exported = pd.read_parquet(out)
     assert set(exported["origin"]) == {"initial", "sampled"}
     bad = gauss("history", "../x")
-    assert bad.returncode == 2 and "invalid campaign name '../x'" in bad.stderr
+    assert bad.returncode == 3 and "invalid campaign name '../x'" in bad.stderr
     missing = gauss("show", "t1", "--round", "7")
-    assert missing.returncode == 2 and "no committed round 7" in missing.stderr
+    assert missing.returncode == 3 and "no committed round 7" in missing.stderr
 
 
 def test_campaign_from_published_casscf_labels_compares_within_one_method(tmp_path, corpus, model):
