@@ -186,7 +186,7 @@ def _resource_lines(res: Resources) -> list[str]:
 
 
 def _rel_lines() -> list[str]:
-    """Scalar DKH2 with picture change to second order (as in the real Dy_Cp2 input, notes 1.3)."""
+    """Scalar DKH2, picture change to second order, as in a real ORCA Dy input (docs/orca.md)."""
     return ["%rel", "  method DKH", "  picturechange 2", "end"]
 
 
@@ -228,7 +228,7 @@ def opt_input(job: OptJob, constrained: bool) -> str:
 
 
 def mult_blocks(sextets_only: bool) -> tuple[tuple[int, int], ...]:
-    """(multiplicity, roots) of CAS(9,7) for 4f9, descending as ORCA wants (notes 1.1).
+    """(multiplicity, roots) of CAS(9,7) for 4f9, descending as ORCA wants (docs/orca.md).
 
     Full set: every CSF of the active space (21 sextets, 224 quartets, 490 doublets).
     """
