@@ -169,7 +169,7 @@ def kd_calculator(method: KDMethod, relax: bool = False):
         from calculators.kd_molcas import MolcasKD
 
         return MolcasKD(launcher=launcher)
-    from calculators.kd_orca import OrcaKD
+    from calculators.orca.chain import OrcaKD
 
     return OrcaKD(launcher=launcher)
 
@@ -182,9 +182,8 @@ def _kd_of_geometry(method: KDMethod, xyz: Path, charge: int | None) -> None:
         usage("--xyz needs --charge (net charge of the complex)")
     if not xyz.is_file():
         fail(f"XYZ file not found: {xyz}")
-    from calculators.kd_molcas import read_xyz
-
     from calculators.base import CalculationFailed
+    from calculators.kd_molcas import read_xyz
 
     calc = kd_calculator(method)
     try:

@@ -25,7 +25,7 @@ def kd_calculator(spec: CampaignSpec, executor: Executor | None, settings: Setti
         model = "calibrated" if spec.calculators.kd == "embedded" else "point-charge"
         return EmbeddedKD(relax=spec.calculators.relax, model=model)
     from calculators.base import SubprocessLauncher
-    from calculators.kd_orca import OrcaKD
+    from calculators.orca.chain import OrcaKD
     from flows.parsl_exec import ParslExecutor, ParslLauncher
 
     if isinstance(executor, ParslExecutor):

@@ -2,7 +2,7 @@
 
 from calculators.base import SubprocessLauncher
 from calculators.kd_embedded import EmbeddedKD
-from calculators.kd_orca import OrcaKD
+from calculators.orca.chain import OrcaKD
 from campaigns.executors import LocalExecutor
 from campaigns.spec import parse_spec
 from flows.context import build_context

@@ -323,8 +323,8 @@ def replaying_orca_chain(tmp_path: Path) -> Path:
 def test_orca_chain_programs_run_as_slurm_jobs(slurm, tmp_path, figures):
     """OrcaKD's three ORCA runs per ligand go to Slurm workers through ParslLauncher; input
     writing and parsing stay on the orchestrator, scratch lies in the shared run directory."""
-    from calculators.kd_orca import OrcaKD
     from calculators.orca import CasscfSocTemplate
+    from calculators.orca.chain import OrcaKD
     from flows.execution import venv_bin_on_path
     from flows.parsl_exec import ParslExecutor, ParslLauncher
 
