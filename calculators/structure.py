@@ -12,6 +12,8 @@ from collections.abc import Sequence
 import numpy as np
 from ase.data import atomic_numbers
 
+MAX_OH_WATER = 1.20  # angstrom: a water O keeps its two H this close (else: proton transfer)
+
 # Fixed order of the feature vector; downstream tables and models rely on it.
 FEATURE_NAMES: tuple[str, ...] = (
     "donor_z",  # atomic number of the coordinating atom (both ligands are identical)

@@ -13,6 +13,7 @@ from ase.data import chemical_symbols
 from calculators.base import (
     CalculationFailed,
 )
+from calculators.structure import MAX_OH_WATER
 
 PROGRAM = "orca"
 LIGHT_BASIS = "DKH-def2-TZVPP"  # paper: all elements except the metal
@@ -83,7 +84,7 @@ def metal_index(geometry: Geometry, symbol: str) -> int:
 
 
 def water_oxygens(
-    geometry: Geometry, metal: int, oh_max: float = 1.25, mo_max: float = 3.0
+    geometry: Geometry, metal: int, oh_max: float = MAX_OH_WATER, mo_max: float = 3.0
 ) -> tuple[int, ...]:
     """O atoms bound to the metal that carry two H atoms: the coordinated waters."""
     pos = geometry.positions()
