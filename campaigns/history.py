@@ -8,10 +8,11 @@ from typing import Any
 
 import pandas as pd
 
+from calculators import values
 from campaigns import plots
 from storage.store import CampaignStore
 
-GAP_UNITS = {f"gap_{i}": "cm-1" for i in range(1, 8)} | {"kd_energies": "cm-1"}
+GAP_UNITS = values.KD_UNITS
 
 
 # column -> (unit, definition): what `gauss campaign history` prints, in --help and the README

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from calculators import values
 from gauss import chem
 from gauss.corpus import file_sha256
 
@@ -25,7 +26,7 @@ PUBLISHED_METHOD = (
     "Y-analogue geometry)"
 )
 PUBLISHED_CALCULATOR = "published-casscf"
-GAPS = [f"gap_{i}" for i in range(1, 8)]
+GAPS = list(values.GAPS)
 
 
 class PublishedDataError(ValueError):

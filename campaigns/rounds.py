@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from calculators import values
 from calculators.base import Calculator, key_for
 from campaigns import acquisition, metrics, published
 from campaigns.executors import Executor
@@ -30,7 +31,7 @@ from gauss.model import LoadedModel
 from storage.store import CampaignStore
 
 log = logging.getLogger(__name__)
-GAPS = [f"gap_{i}" for i in range(1, 8)]
+GAPS = list(values.GAPS)
 
 
 @dataclass

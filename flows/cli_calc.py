@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from calculators import values
 from flows.cli_errors import ExitCode, fail, usage
 
 app = typer.Typer(
@@ -87,8 +88,8 @@ class KDMethod(StrEnum):
     orca = "orca"
 
 
-PROXY_COLUMNS = ("charge", "dipole", "polarizability", "atomic_number")
-GAP_COLUMNS = tuple(f"gap_{i}" for i in range(1, 8))
+PROXY_COLUMNS = values.PROXY_VALUES
+GAP_COLUMNS = values.GAPS
 
 
 def proxy_calculator(method: ProxyMethod):
@@ -196,8 +197,7 @@ def _kd_of_geometry(method: KDMethod, xyz: Path, charge: int | None) -> None:
             f"{xyz}: {result.reason} (work directory kept: {result.workdir})",
             ExitCode.CALCULATION_FAILED,
         )
-    values = result.values
-    out = {k: values[k] for k in ("kd_energies", *GAP_COLUMNS, "g_ground")}
+    out = {k: result.values[k] for k in ("kd_energies", *GAP_COLUMNS, "g_ground")}
     out |= {"method": result.method, "program_versions": result.program_versions}
     out |= {"units": {"kd_energies": "cm-1", "gap_i": "cm-1", "g_ground": "1"}}
     typer.echo(json.dumps(out, default=float))

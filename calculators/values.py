@@ -1,0 +1,37 @@
+"""The value contracts every KD and proxy calculator fills, and their units (one place).
+
+KD: the eight Kramers doublets of the Dy(III) 6H15/2 ground multiplet, as energies above the
+ground doublet (`kd_energies`, cm-1, first = 0), and the seven gaps `gap_i` = energy of doublet
+i+1 (the paper's "first KD gap" is `gap_1`). Proxy: the coordinating atom's charge, dipole
+magnitude and isotropic polarizability in LoProp's atomic units, plus its atomic number.
+The round logic, the store's column hints, the CLI and history all read these names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+N_DOUBLETS = 8  # 2J + 1 = 16 states of J = 15/2, in Kramers pairs
+GAPS: tuple[str, ...] = tuple(f"gap_{i}" for i in range(1, N_DOUBLETS))
+KD_UNITS: dict[str, str] = {g: "cm-1" for g in GAPS} | {"kd_energies": "cm-1", "g_ground": "1"}
+
+PROXY_VALUES: tuple[str, ...] = ("charge", "dipole", "polarizability", "atomic_number")
+PROXY_UNITS: dict[str, str] = {
+    "charge": "e",
+    "dipole": "e*bohr",
+    "polarizability": "bohr^3",
+    "atomic_number": "1",
+}
+
+
+def kd_values(doublet_energies_cm: Sequence[float]) -> dict[str, Any]:
+    """`kd_energies` (relative to the lowest, cm-1) and `gap_1`..`gap_7` from doublet energies.
+
+    Raises ValueError naming the count when there are not exactly eight doublets.
+    """
+    energies = sorted(float(e) for e in doublet_energies_cm)
+    if len(energies) != N_DOUBLETS:
+        raise ValueError(f"expected {N_DOUBLETS} Kramers doublets, got {len(energies)}")
+    relative = [e - energies[0] for e in energies]
+    return {"kd_energies": relative, **dict(zip(GAPS, relative[1:], strict=True))}
