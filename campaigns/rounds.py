@@ -291,11 +291,12 @@ def plan_round(ctx: RoundContext, k: int) -> RoundPlan:
         ctx.model, z[idx], known, plan, seed_ids=seeds["smiles"].tolist(), rules=rules
     )
     chosen = samples[samples["unique"]].copy()
-    spent = len(store.read("calculations", round=k - 1))
-    allowed = max(0, min(spec.budget.per_round, spec.budget.total - spent))
-    chosen = chosen.iloc[:allowed]
     seed_methods = labelled.set_index("smiles")["method"]
     reference = [s for s in seeds["smiles"] if seed_methods[s] != ctx.calc.method]
+    spent = len(store.read("calculations", round=k - 1))
+    # recomputed seeds are calculations too: they come out of the same budgets
+    allowed = min(spec.budget.per_round, spec.budget.total - spent) - len(reference)
+    chosen = chosen.iloc[: max(0, allowed)]
     return RoundPlan(
         seeds.reset_index(drop=True),
         samples,
