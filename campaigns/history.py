@@ -142,13 +142,13 @@ def show(store: CampaignStore, k: int) -> dict[str, Any]:
 
 def export(store: CampaignStore, k: int, out: Path) -> Path:
     """Labels of every ligand known as of round k (with origin and seed) to Parquet."""
+    if not Path(out).parent.is_dir():
+        raise ValueError(f"export: directory {Path(out).parent} does not exist (create it first)")
     labels = store.read("labels", round=k)
     ligands = store.read("ligands", round=k)[["smiles", "origin", "seed", "canonical_smiles"]]
     table = labels.merge(ligands.drop_duplicates("smiles"), on="smiles", how="left")
     table.attrs["units"] = units_of(table.columns)  # kept in the Parquet's pandas metadata
     out = Path(out)
-    if not out.parent.is_dir():
-        raise ValueError(f"export: directory {out.parent} does not exist (create it first)")
     table.to_parquet(out, index=False)
     return out
 

@@ -194,10 +194,10 @@ def run_round_flow(campaign: str, profile: str | None = None) -> dict[str, Any]:
 RoundsToRun = Annotated[
     int,
     Field(
-        ge=1,
+        ge=0,
         le=1000,
-        description="rounds to run after round 0 in this launch (stops earlier at the spec's "
-        "budget or stopping rule); a later launch with the same spec continues the campaign",
+        description="rounds to run after round 0 in this launch (0: only round 0; stops "
+        "earlier at the spec's budget or stopping rule); a later launch continues the campaign",
     ),
 ]
 

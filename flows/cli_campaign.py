@@ -195,11 +195,12 @@ def export_cmd(
 ) -> None:
     """Every labelled ligand as of a round (with origin and seed) to Parquet."""
     from campaigns.history import export
+    from storage.errors import StoreError
 
     try:
         typer.echo(f"wrote {export(_store(name), round, out)}")
-    except ValueError as exc:
-        fail(str(exc))
+    except (ValueError, StoreError) as exc:
+        fail_on(exc)
 
 
 @app.command("plot")

@@ -37,8 +37,10 @@ def fail(message: str, code: ExitCode = ExitCode.BAD_INPUT) -> NoReturn:
 
 
 def usage(message: str) -> NoReturn:
-    """A usage error (exit 2, with the command's usage line), like Click's own."""
-    raise click.UsageError(message)
+    """A usage error (exit 2), like Click's own for a bad option; `--help` tells the rest."""
+    ctx = click.get_current_context(silent=True)
+    hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+    fail(f"{message}{hint}", ExitCode.USAGE)
 
 
 def code_for(exc: BaseException) -> ExitCode:

@@ -108,7 +108,9 @@ def test_moved_model_must_be_the_same_file(tmp_path, env):
     ok = gauss("campaign", "update", str(_write(tmp_path, _doc(model=str(copy)))), env=env)
     assert ok.returncode == 0, ok.stderr
     other = tmp_path / "other.pt"
-    other.write_bytes(SHIPPED_MODEL.read_bytes()[:-1] + b"\0")
+    data = bytearray(SHIPPED_MODEL.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # same size, one byte differs
+    other.write_bytes(bytes(data))
     bad = gauss("campaign", "update", str(_write(tmp_path, _doc(model=str(other)))), env=env)
     assert bad.returncode == 5 and "sha256 differs" in bad.stderr
 
