@@ -11,7 +11,14 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from storage.names import NAME_PATTERN, NAME_RULE, validate_campaign_name
 from storage.store import canonical_json
@@ -96,7 +103,17 @@ class Calculators(BaseModel):
         "molcas = OpenMolcas CASSCF(9,7)/RASSI-SO (HPC); orca = the paper's ORCA chain (HPC; "
         "'hpc' is its older name)",
     )
-    relax: bool = Field(False, description="relax complexes with GFN2-xTB/ALPB before the KD step")
+    relax: bool = Field(
+        False,
+        description="point-charge only: relax complexes with GFN2-xTB/ALPB before the crystal "
+        "field (the calibrated model has its own geometry step)",
+    )
+
+    @model_validator(mode="after")
+    def _relax_needs_point_charge(self) -> Calculators:
+        if self.relax and self.kd != "point-charge":
+            raise ValueError(f"relax: true needs kd: point-charge, not kd: {self.kd}")
+        return self
 
 
 class Budget(BaseModel):

@@ -90,6 +90,7 @@ class KDMethod(StrEnum):
 
 PROXY_COLUMNS = values.PROXY_VALUES
 GAP_COLUMNS = values.GAPS
+GAP_STD_COLUMNS = tuple(f"{g}_std" for g in values.GAPS)  # calibrated embedded KD: 1 sigma
 
 
 def proxy_calculator(method: ProxyMethod):
@@ -135,7 +136,8 @@ def kd_cmd(
         KDMethod,
         typer.Option(
             help="embedded: crystal field on a DFT-like geometry + correction calibrated on "
-            "published CASSCF (default, seconds); point-charge: the plain crystal field; "
+            "published CASSCF, with gap_i_std (default, ~0.6 s); point-charge: the plain "
+            "crystal field; "
             "molcas: OpenMolcas CASSCF(9,7)/RASSI-SO for real; orca: the paper's ORCA chain"
         ),
     ] = KDMethod.embedded,
@@ -152,7 +154,10 @@ def kd_cmd(
         return
     if charge is not None:
         usage("--charge goes with --xyz")
-    _run(kd_calculator(method, relax), smiles or [], in_file, out_file, workers, GAP_COLUMNS)
+    if relax and method != KDMethod.point_charge:
+        usage("--relax goes with --method point-charge (the calibrated model has its own geometry)")
+    names = GAP_COLUMNS + GAP_STD_COLUMNS if method == KDMethod.embedded else GAP_COLUMNS
+    _run(kd_calculator(method, relax), smiles or [], in_file, out_file, workers, names)
 
 
 def kd_calculator(method: KDMethod, relax: bool = False):

@@ -1,6 +1,5 @@
 """Embedded KD chain (assembly -> xTB charges -> crystal field) and the `gauss calc` verbs."""
 
-import dataclasses
 import os
 import shutil
 import subprocess
@@ -16,7 +15,7 @@ from gauss.chem import LigandError  # noqa: E402
 
 
 def test_alkoxide_is_more_axial_than_its_alcohol():
-    calc = EmbeddedKD()
+    calc = EmbeddedKD(model="point-charge")
     ethoxide, ethanol = calc.run("[O-]CC"), calc.run("OCC")
     assert ethoxide.ok and ethanol.ok
     assert ethoxide.values["gap_1"] > 3 * ethanol.values["gap_1"]
@@ -30,8 +29,24 @@ def test_alkoxide_is_more_axial_than_its_alcohol():
 def test_keys_follow_name_version_and_inputs_only():
     calc = EmbeddedKD()
     assert key_for(calc, "[O-]CC") == key_for(calc, "[O-]C([H])C")  # same ligand, other spelling
-    assert key_for(calc, "[O-]CC") != key_for(dataclasses.replace(calc, version="2"), "[O-]CC")
-    assert key_for(calc, "[O-]CC") != key_for(EmbeddedKD(relax=True), "[O-]CC")
+    plain = EmbeddedKD(model="point-charge")
+    assert key_for(calc, "[O-]CC") != key_for(plain, "[O-]CC")
+    assert key_for(plain, "[O-]CC") != key_for(
+        EmbeddedKD(model="point-charge", relax=True), "[O-]CC"
+    )
+    assert calc.canonical_input("[O-]CC")["calibration_sha256"] == calc.calibration.sha256
+    assert EmbeddedKD.version == "2" and EmbeddedKD.name == "kd-crystal-field"
+
+
+def test_model_choice_is_validated():
+    with pytest.raises(ValueError, match="'tight-binding'"):
+        EmbeddedKD(model="tight-binding")
+    with pytest.raises(ValueError, match="relax=True"):
+        EmbeddedKD(model="calibrated", relax=True)
+    assert EmbeddedKD(relax=True).model == "point-charge"  # as flows/context.py builds it
+    assert EmbeddedKD().model == "calibrated"
+    assert "trained on" in EmbeddedKD().method
+    assert "trained on" not in EmbeddedKD(model="point-charge").method
 
 
 def test_bad_input_is_an_error_naming_the_value():
@@ -64,7 +79,7 @@ def test_batch_kd_keeps_failed_rows_in_place(tmp_path):
 
 def test_cli_single_smiles_errors_and_assemble(tmp_path):
     bad = _gauss("calc", "kd", "CCO", cwd=tmp_path)
-    assert bad.returncode == 2 and "first atom of 'CCO'" in bad.stderr
+    assert bad.returncode == 3 and "first atom of 'CCO'" in bad.stderr  # bad input
     xyz = _gauss("calc", "assemble", "[O-]CC", cwd=tmp_path)
     assert xyz.returncode == 0, xyz.stderr
     lines = xyz.stdout.splitlines()
