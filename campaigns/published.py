@@ -89,5 +89,6 @@ def label_rows(table: pd.DataFrame, source_sha256: str) -> pd.DataFrame:
             "method": PUBLISHED_METHOD,
             "reason": "",
             **{g: table[g].astype(float) for g in GAPS},
+            "gap_1_std": float("nan"),  # the published values carry no per-row uncertainty
         }
     )

@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from calculators import values
 from calculators.base import Calculator, key_for
+from calculators.values import GAPS as VALUE_GAPS
 from campaigns import acquisition, metrics, published
 from campaigns.executors import Executor
 from campaigns.spec import CampaignSpec, CampaignStateError, SpecError
@@ -31,7 +31,7 @@ from gauss.model import LoadedModel
 from storage.store import CampaignStore
 
 log = logging.getLogger(__name__)
-GAPS = list(values.GAPS)
+GAPS = list(VALUE_GAPS)
 
 
 @dataclass
@@ -112,7 +112,8 @@ def compute(ctx: RoundContext, round_no: int, ligands: Sequence[str]) -> list[di
 
 
 def label_rows(ligands: Sequence[str], records: Sequence[dict[str, Any]]) -> pd.DataFrame:
-    """One label row per ligand: gap_1..gap_7 (NaN if failed), status, method, key, reason."""
+    """One label row per ligand: gap_1..gap_7 (NaN if failed), the calculator's 1-sigma
+    `gap_1_std` where it gives one (NaN otherwise), status, method, key, reason."""
     rows = []
     for smi, rec in zip(ligands, records, strict=True):
         values = json.loads(rec["values"]) if isinstance(rec["values"], str) else rec["values"]
@@ -120,8 +121,12 @@ def label_rows(ligands: Sequence[str], records: Sequence[dict[str, Any]]) -> pd.
         row["reason"] = rec.get("reason") or ""
         for gap in GAPS:
             row[gap] = float(values.get(gap, np.nan)) if rec["status"] == "ok" else np.nan
+        row["gap_1_std"] = (
+            float(values.get("gap_1_std", np.nan)) if rec["status"] == "ok" else np.nan
+        )
         rows.append(row)
-    return pd.DataFrame(rows, columns=["smiles", "key", "status", "method", "reason", *GAPS])
+    columns = ["smiles", "key", "status", "method", "reason", *GAPS, "gap_1_std"]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def _calculations(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
@@ -267,7 +272,8 @@ def plan_round(ctx: RoundContext, k: int) -> RoundPlan:
         raise ValueError(f"round {k}: fewer than 2 labelled ligands; nothing to map")
     z = sampling.encode_smiles(ctx.model, labelled["smiles"].tolist())
     gap = labelled["gap_1"].to_numpy(dtype=float)
-    sur = fit_surrogate(z, gap, spec.rng_seed)
+    gap_std = labelled["gap_1_std"].to_numpy(dtype=float) if "gap_1_std" in labelled else None
+    sur = fit_surrogate(z, gap, spec.rng_seed, gap_std)
     mean, std = sur.predict(z)
     pool = acquisition.Pool(z, gap, mean, std)
     params = spec.acquisition.model_dump(exclude={"policy"})

@@ -29,8 +29,15 @@ class Surrogate:
         return mu * self.scale + self.mean, sd * self.scale
 
 
-def fit_surrogate(z: np.ndarray, y: np.ndarray, seed: int = 0) -> Surrogate:
-    """Fit a GP with an RBF + white-noise kernel on standardised targets."""
+def fit_surrogate(
+    z: np.ndarray, y: np.ndarray, seed: int = 0, y_std: np.ndarray | None = None
+) -> Surrogate:
+    """Fit a GP with an RBF + white-noise kernel on standardised targets.
+
+    `y_std`: each label's own 1-sigma uncertainty (e.g. the calibrated embedded KD's
+    `gap_1_std`; NaN or absent = exact), added to that point's noise so uncertain labels pull
+    the map less and leave more predictive spread for UCB to explore.
+    """
     z = np.asarray(z, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     keep = np.isfinite(y)
@@ -38,8 +45,12 @@ def fit_surrogate(z: np.ndarray, y: np.ndarray, seed: int = 0) -> Surrogate:
         raise ValueError(f"a surrogate needs at least 2 labelled points, got {int(keep.sum())}")
     z, y = z[keep], y[keep]
     mean, scale = float(y.mean()), float(y.std()) or 1.0
+    alpha: float | np.ndarray = 1e-10  # scikit-learn's default jitter
+    if y_std is not None:
+        noise = np.nan_to_num(np.asarray(y_std, dtype=np.float64)[keep], nan=0.0) / scale
+        alpha = 1e-10 + noise**2
     kernel = ConstantKernel(1.0) * RBF(length_scale=3.0) + WhiteKernel(0.1)
-    gp = GaussianProcessRegressor(kernel, normalize_y=False, random_state=seed)
+    gp = GaussianProcessRegressor(kernel, alpha=alpha, normalize_y=False, random_state=seed)
     with warnings.catch_warnings():  # a noise level at its bound is a fit, not a problem
         warnings.simplefilter("ignore", ConvergenceWarning)
         gp.fit(z, (y - mean) / scale)

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from gauss.tokenizer import Tokenizer
+from gauss.tokenizer import Tokenizer, TokenizerError
 from gauss.train import PROXY_TARGETS, TrainConfig, train
 
 
@@ -45,4 +45,17 @@ def train_from_corpus(
     """
     table = training_table(corpus, labels, n_unlabelled, cfg.seed)
     vocab = Tokenizer.fit(corpus["smiles"], cfg.tokenizer_mode)
-    return train(table, out, train_cfg=cfg, tokenizer=vocab), table
+    fits = np.array([_encodable(vocab, s) for s in table["smiles"]], dtype=bool)
+    dropped = table.loc[~fits, "smiles"].tolist()
+    table = table[fits].reset_index(drop=True)
+    summary = train(table, out, train_cfg=cfg, tokenizer=vocab)
+    return {**summary, "dropped_unencodable": dropped}, table
+
+
+def _encodable(vocab: Tokenizer, smiles: str) -> bool:
+    """Labelled ligands from outside the corpus may hold a token (or length) it never had."""
+    try:
+        vocab.encode(smiles)
+    except TokenizerError:
+        return False
+    return True

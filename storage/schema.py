@@ -35,8 +35,12 @@ CALCULATION_TYPES: dict[str, pa.DataType] = {
 ROUND_ROW_TYPES: dict[str, pa.DataType] = dict.fromkeys(
     ("committed_at", "spec_sha256", "content_sha256", "manifest", "rows"), _TEXT
 )
+# labels: the 1-sigma uncertainty of the first gap, where the calculator gives one (added in
+# store format 1 without a migration: labels stored before read it as null)
+LABEL_TYPES: dict[str, pa.DataType] = {"gap_1_std": pa.float64()}
 TYPE_HINTS: dict[str, dict[str, pa.DataType]] = {
     "calculations": CALCULATION_TYPES,
+    "labels": LABEL_TYPES,
     "rounds": ROUND_ROW_TYPES,
 }
 REQUIRED: dict[str, tuple[str, ...]] = {"calculations": ("key", "status")}

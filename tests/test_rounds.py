@@ -281,3 +281,22 @@ def test_campaign_from_published_casscf_labels_compares_within_one_method(tmp_pa
     assert m1["seconds"]["compute"] >= 0 and "plan" in m1["seconds"]
     counts = m1["sampling"]
     assert sum(counts["rejected_by"].values()) >= counts["donor_ok"] - counts["chem_ok"]
+
+
+def test_label_uncertainty_makes_the_surrogate_trust_a_label_less():
+    """A label with a large gap_1_std pulls the GP mean less (the calibrated embedded KD's
+    uncertainty enters the surrogate as that point's own noise)."""
+    import numpy as np
+
+    from campaigns.surrogate import fit_surrogate
+
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(40, 4))
+    y = z[:, 0] * 50 + 200
+    y[0] += 400  # one outlying label
+    exact = fit_surrogate(z, y)
+    noisy_std = np.full(len(y), np.nan)
+    noisy_std[0] = 1000.0  # that label is very uncertain (cm-1)
+    noisy = fit_surrogate(z, y, y_std=noisy_std)
+    (m_exact, _), (m_noisy, _) = exact.predict(z[:1]), noisy.predict(z[:1])
+    assert abs(m_noisy[0] - y[0]) > abs(m_exact[0] - y[0]) + 50

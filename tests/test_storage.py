@@ -163,7 +163,7 @@ def test_missing_campaign_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_rounds_commit_and_past_rounds_read_identically(store: CampaignStore) -> None:
     assert store.rounds() == [] and store.last_round() is None
-    assert store.read("labels").columns.tolist() == ["round"]
+    assert store.read("labels").columns.tolist() == ["gap_1_std", "round"]  # hinted columns
     assert "wall_seconds" in store.read("calculations").columns
     assert store.commit_round(0, round_tables(0), manifest(0)) is True
     round0 = snapshot(store)
