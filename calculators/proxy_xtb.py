@@ -12,9 +12,14 @@ isotropic atomic polarizability and atomic number. On a laptop we compute stand-
 - ``atomic_number``: 7 or 8.
 - ``charge_eeq``: the EEQ charge D4 uses, kept beside ``charge`` for a later calibration.
 
-Why these variants. The only LoProp numbers we hold are three molecules in
-/work/shared/data/openmolcas (not PBE/ANO-R2: H2O is HF/cc-pVTZ, NH3 CASSCF/ANO-S, ethane of
-unknown level); `scripts/calibrate_proxies.py` recomputes the comparison from those files:
+These raw numbers are *not* on the LoProp scale: against the published PBE/ANO-R2 LoProp
+values (`data/published/loprop.tsv`) they correlate at Pearson 0.74 / 0.45 / -0.01. Use
+`calculators.proxy_calibrated.CalibratedProxy` for LoProp-scale labels; it is built on the
+per-atom numbers `atomic_properties` exposes here (docs/proxy_calibration.md).
+
+Why these variants (chosen before any PBE/ANO-R2 LoProp data was at hand, from three OpenMolcas
+LoProp reference molecules at other levels: H2O HF/cc-pVTZ, NH3 CASSCF/ANO-S, ethane of
+unknown level):
 
 - Charges: LoProp O(H2O) -0.70, N(NH3) -0.68, C(C2H6) -0.38. GFN2 Mulliken gives -0.57,
   -0.43, -0.10; EEQ gives -0.61, -0.84, -0.26. Over the six distinct atoms (H included) both
@@ -24,9 +29,7 @@ unknown level); `scripts/calibrate_proxies.py` recomputes the comparison from th
   disagreement is amide, aniline and enamine N, which Mulliken makes about half as negative as
   an amine N (lone pair delocalised, a poor donor) while EEQ, a geometry-only model, does not
   see it. We keep Mulliken as ``charge`` because, like LoProp, it partitions an SCF density,
-  so it can respond to delocalisation; EEQ stays in ``charge_eeq``. This rests on three small
-  molecules at three levels of theory plus chemical reasoning, not on PBE/ANO-R2 LoProp data:
-  fit a per-element scale (or switch) once any such labels exist.
+  so it can respond to delocalisation; EEQ stays in ``charge_eeq``.
 - Dipoles: LoProp atomic-domain dipoles O(H2O) 0.40, N(NH3) 0.57, C(C2H6) 0.10; GFN2
   ``dipm_A`` 0.18, 0.25, 0.10: same order, about half the size on lone-pair atoms. The
   neighbour-averaged ``ext_dipm_A`` was rejected: it is not an atomic property.
@@ -35,7 +38,8 @@ unknown level); `scripts/calibrate_proxies.py` recomputes the comparison from th
   H 2.17 vs 2.24), not the bare atomic domain LoProp also prints (C 1.38). If the paper used the
   bare domain, this proxy differs from it by a bond-dependent amount. (H2O O: D4 6.8 vs 3.5,
   but that cc-pVTZ reference, without diffuse functions, recovers only ~2/3 of the molecular
-  polarizability.)
+  polarizability.) The published GAUSS-II values (0.4-6.8 bohr^3, mean 2.6, for N/O donors)
+  look like the bare domain: D4 does not correlate with them (r -0.01).
 
 Geometry: RDKit ETKDGv3 with a fixed seed (ETDG where ETKDG fails on strained cages), then
 MMFF94 (UFF where MMFF lacks parameters), one conformer, all single-threaded, so a SMILES always
@@ -174,6 +178,7 @@ def _singlepoint(
     if damping is not None:
         calc.set("mixer-damping", damping)
     calc.add("xtbml")
+    calc.add("bond-orders")  # Wiberg bond orders: post-processing, no effect on the SCF
     return calc.singlepoint()
 
 
@@ -198,6 +203,9 @@ def _converged_singlepoint(
     raise CalculationFailed(f"GFN2-xTB failed for {label!r}: {error}")
 
 
+XTBML_FEATURES = ("CN_A", "p_s", "p_p", "dipm_s", "dipm_p", "qm_A", "response", "HOAO", "LUAO")
+
+
 def xtb_atomic(
     numbers: np.ndarray,
     positions: np.ndarray,
@@ -206,11 +214,27 @@ def xtb_atomic(
     max_scf: int = DEFAULT_MAX_SCF_ITERATIONS,
 ) -> tuple[np.ndarray, np.ndarray]:
     """GFN2-xTB Mulliken charges and atomic dipole magnitudes of every atom (label: for errors)."""
+    xtb = xtb_atomic_features(numbers, positions, charge, label, max_scf)
+    return xtb["charges"], xtb["dipm_A"]
+
+
+def xtb_atomic_features(
+    numbers: np.ndarray,
+    positions: np.ndarray,
+    charge: int,
+    label: str,
+    max_scf: int = DEFAULT_MAX_SCF_ITERATIONS,
+) -> dict[str, np.ndarray]:
+    """Per-atom GFN2-xTB numbers of one single point: Mulliken ``charges``, xtbml ``dipm_A``
+    and the xtbml features in XTBML_FEATURES, plus the Wiberg ``bond_orders`` matrix."""
     res = _converged_singlepoint(numbers, positions, charge, max_scf, label)
     charges = np.asarray(res.get("charges"))
     if abs(charges.sum() - charge) > 1e-3:
         raise CalculationFailed(f"GFN2-xTB charges of {label!r} do not sum to {charge}")
-    return charges, np.asarray(res.get("post-processing-dict")["dipm_A"])
+    post = res.get("post-processing-dict")
+    features = {name: np.asarray(post[name]) for name in ("dipm_A", *XTBML_FEATURES)}
+    bond_orders = np.asarray(res.get("bond-orders"))
+    return dict(charges=charges, bond_orders=bond_orders.reshape(len(numbers), -1), **features)
 
 
 def d4_atomic(
@@ -224,8 +248,25 @@ def d4_atomic(
     return np.asarray(props["polarizabilities"]), np.asarray(props["partial charges"])
 
 
-def proxy_properties(smiles: str, max_scf_iterations: int = DEFAULT_MAX_SCF_ITERATIONS) -> dict:
-    """Donor-atom proxy labels of a donor-first ligand SMILES (see module docstring).
+@dataclass(frozen=True)
+class AtomicProperties:
+    """Everything one embedded run knows about every atom of a ligand (donor at index 0).
+
+    Heavy atoms keep their RDKit indices of ``chem.parse(ligand.smiles)``; H atoms follow.
+    """
+
+    ligand: chem.Ligand
+    numbers: np.ndarray
+    positions: np.ndarray  # bohr
+    xtb: dict[str, np.ndarray]  # see xtb_atomic_features
+    polarizabilities: np.ndarray  # D4, bohr^3
+    eeq: np.ndarray  # EEQ charges, e
+
+
+def atomic_properties(
+    smiles: str, max_scf_iterations: int = DEFAULT_MAX_SCF_ITERATIONS
+) -> AtomicProperties:
+    """Conformer, GFN2-xTB single point and D4 of a donor-first ligand SMILES.
 
     Raises LigandError (naming the SMILES) for unusable input and CalculationFailed when the
     conformer, the SCF or D4 fails. The ligand is first canonicalised, so every SMILES of the
@@ -234,17 +275,23 @@ def proxy_properties(smiles: str, max_scf_iterations: int = DEFAULT_MAX_SCF_ITER
     lig = chem.ligand(smiles)
     numbers, positions = ligand_geometry(lig)
     _check_closed_shell(numbers, lig.charge, lig.smiles)
-    charges, dipoles = xtb_atomic(numbers, positions, lig.charge, lig.smiles, max_scf_iterations)
+    xtb = xtb_atomic_features(numbers, positions, lig.charge, lig.smiles, max_scf_iterations)
     polarizabilities, eeq = d4_atomic(numbers, positions, lig.charge, lig.smiles)
+    return AtomicProperties(lig, numbers, positions, xtb, polarizabilities, eeq)
+
+
+def proxy_properties(smiles: str, max_scf_iterations: int = DEFAULT_MAX_SCF_ITERATIONS) -> dict:
+    """Donor-atom proxy labels of a donor-first ligand SMILES (see module docstring)."""
+    props = atomic_properties(smiles, max_scf_iterations)
     values = dict(
-        charge=float(charges[0]),
-        dipole=float(dipoles[0]),
-        polarizability=float(polarizabilities[0]),
-        atomic_number=int(numbers[0]),
-        charge_eeq=float(eeq[0]),
+        charge=float(props.xtb["charges"][0]),
+        dipole=float(props.xtb["dipm_A"][0]),
+        polarizability=float(props.polarizabilities[0]),
+        atomic_number=int(props.numbers[0]),
+        charge_eeq=float(props.eeq[0]),
     )
     if not all(math.isfinite(v) for v in values.values()):
-        raise CalculationFailed(f"non-finite proxy value for {lig.smiles!r}: {values}")
+        raise CalculationFailed(f"non-finite proxy value for {props.ligand.smiles!r}: {values}")
     return values
 
 
