@@ -45,17 +45,20 @@ def train_from_corpus(
     """
     table = training_table(corpus, labels, n_unlabelled, cfg.seed)
     vocab = Tokenizer.fit(corpus["smiles"], cfg.tokenizer_mode)
-    fits = np.array([_encodable(vocab, s) for s in table["smiles"]], dtype=bool)
+    fits = encodable(vocab, table["smiles"].tolist())
     dropped = table.loc[~fits, "smiles"].tolist()
     table = table[fits].reset_index(drop=True)
     summary = train(table, out, train_cfg=cfg, tokenizer=vocab)
     return {**summary, "dropped_unencodable": dropped}, table
 
 
-def _encodable(vocab: Tokenizer, smiles: str) -> bool:
-    """Labelled ligands from outside the corpus may hold a token (or length) it never had."""
-    try:
-        vocab.encode(smiles)
-    except TokenizerError:
-        return False
-    return True
+def encodable(tokenizer: Tokenizer, smiles: list[str]) -> np.ndarray:
+    """Mask of SMILES the model can take (vocabulary and length): labelled ligands from
+    outside the corpus may hold a token, or a length, the corpus never had."""
+    ok = np.ones(len(smiles), dtype=bool)
+    for i, smi in enumerate(smiles):
+        try:
+            tokenizer.encode(smi)
+        except TokenizerError:
+            ok[i] = False
+    return ok
