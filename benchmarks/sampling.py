@@ -9,7 +9,7 @@ sigmas. Targets: >= 3,000 samples/s on 2 cores and >= 50x the naive loop. Wall-c
 suffer from other work on the machine; samples per CPU-second (meaningful with --threads 1)
 do not, so both are printed.
 
-Usage: .venv/bin/python benchmarks/sampling.py --model models/gauss2-proxy/model.pt \
+Usage: .venv/bin/python benchmarks/sampling.py --model models/gauss2-calibrated/model.pt \
            [--seed-smiles SMILES] [--naive 500] [--threads N]
 Last line: key=value figures.
 """
@@ -79,7 +79,7 @@ def naive(lm: LoadedModel, seed_z: np.ndarray, known: set[str], n: int, seed: in
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--model", type=Path, default=Path("models/gauss2-proxy/model.pt"))
+    parser.add_argument("--model", type=Path, default=Path("models/gauss2-calibrated/model.pt"))
     parser.add_argument("--corpus", type=Path, default=Path("data/ligands.parquet"))
     parser.add_argument("--labels", type=Path, default=Path("data/proxy_labels.parquet"))
     parser.add_argument("--seed-smiles", default=None, help="LP seed (default: report's seed)")

@@ -26,7 +26,7 @@ from storage.store import canonical_json
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # Defaults are relative to the project root, so a spec (and its hash) does not depend on
 # where the clone sits; `CampaignSpec.resolve` turns any relative path into an absolute one.
-DEFAULT_MODEL = Path("models/gauss2-proxy/model.pt")
+DEFAULT_MODEL = Path("models/gauss2-calibrated/model.pt")
 DEFAULT_CORPUS = Path("data/ligands.parquet")
 
 
@@ -102,6 +102,12 @@ class Calculators(BaseModel):
         "calibrated on published CASSCF (seconds); point-charge = the plain crystal field; "
         "molcas = OpenMolcas CASSCF(9,7)/RASSI-SO (HPC); orca = the paper's ORCA chain (HPC; "
         "'hpc' is its older name)",
+    )
+    molcas_settings: Literal["production", "test"] = Field(
+        "production",
+        description="kd: molcas only. production: ANO-RCC VTZP (Dy) / VDZP (donor O/N) / VDZ, "
+        "21 sextets (~11 min per complex on 2 cores); test: ANO-RCC-MB everywhere (1-2 min, "
+        "exercises the whole chain, not for science)",
     )
     relax: bool = Field(
         False,

@@ -318,8 +318,8 @@ def label_proxies(
 
 @flow(name="train-model", log_prints=True)
 def train_model(
-    labels: str = "data/proxy_labels.parquet",
-    out: str = "models/gauss2-proxy",
+    labels: str = "data/proxy_labels_calibrated.parquet",
+    out: str = "models/gauss2-calibrated",
     n_unlabelled: int = 20000,
     max_epochs: int = 100,
     seed: int = 0,

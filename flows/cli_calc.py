@@ -81,6 +81,11 @@ class ProxyMethod(StrEnum):
     loprop = "loprop"
 
 
+class MolcasSettings(StrEnum):
+    production = "production"
+    test = "test"
+
+
 class KDMethod(StrEnum):
     embedded = "embedded"
     point_charge = "point-charge"
@@ -145,22 +150,33 @@ def kd_cmd(
         Path | None, typer.Option(help="molcas: KD energies of this geometry (XYZ, with Dy)")
     ] = None,
     charge: Annotated[int | None, typer.Option(help="net charge of the --xyz complex")] = None,
-    relax: Annotated[bool, typer.Option(help="GFN2-xTB/ALPB relaxation first (~8 s)")] = False,
+    relax: Annotated[
+        bool, typer.Option(help="point-charge: GFN2-xTB/ALPB relaxation first (~8 s)")
+    ] = False,
+    molcas_settings: Annotated[
+        MolcasSettings,
+        typer.Option(help="molcas: production (~11 min per complex) or test (ANO-RCC-MB, ~1 min)"),
+    ] = MolcasSettings.production,
     workers: Workers = 2,
 ) -> None:
     """KD gaps gap_1..gap_7 (cm-1) of [Dy(H2O)5L2]+, or the KD energies of a given geometry."""
     if xyz is not None:
-        _kd_of_geometry(method, xyz, charge)
+        _kd_of_geometry(method, xyz, charge, molcas_settings)
         return
     if charge is not None:
         usage("--charge goes with --xyz")
     if relax and method != KDMethod.point_charge:
         usage("--relax goes with --method point-charge (the calibrated model has its own geometry)")
     names = GAP_COLUMNS + GAP_STD_COLUMNS if method == KDMethod.embedded else GAP_COLUMNS
-    _run(kd_calculator(method, relax), smiles or [], in_file, out_file, workers, names)
+    calc = kd_calculator(method, relax, molcas_settings)
+    _run(calc, smiles or [], in_file, out_file, workers, names)
 
 
-def kd_calculator(method: KDMethod, relax: bool = False):
+def kd_calculator(
+    method: KDMethod,
+    relax: bool = False,
+    molcas_settings: MolcasSettings = MolcasSettings.production,
+):
     """The KD calculator of a --method choice, run locally (programs from the settings)."""
     if method in (KDMethod.embedded, KDMethod.point_charge):
         from calculators.kd_embedded import EmbeddedKD
@@ -173,14 +189,18 @@ def kd_calculator(method: KDMethod, relax: bool = False):
     launcher = SubprocessLauncher(get_settings().programs)
     if method == KDMethod.molcas:
         from calculators.kd_molcas import MolcasKD
+        from calculators.openmolcas.casscf import TEST_SETTINGS, CasscfSettings
 
-        return MolcasKD(launcher=launcher)
+        test = molcas_settings == MolcasSettings.test
+        return MolcasKD(settings=TEST_SETTINGS if test else CasscfSettings(), launcher=launcher)
     from calculators.orca.chain import OrcaKD
 
     return OrcaKD(launcher=launcher)
 
 
-def _kd_of_geometry(method: KDMethod, xyz: Path, charge: int | None) -> None:
+def _kd_of_geometry(
+    method: KDMethod, xyz: Path, charge: int | None, molcas_settings: MolcasSettings
+) -> None:
     """One JSON object: kd_energies (8, cm-1, ground 0), gap_1..gap_7, g_ground (3 values)."""
     if method != KDMethod.molcas:
         usage("--xyz needs --method molcas")
@@ -191,12 +211,12 @@ def _kd_of_geometry(method: KDMethod, xyz: Path, charge: int | None) -> None:
     from calculators.base import CalculationFailed
     from calculators.kd_molcas import read_xyz
 
-    calc = kd_calculator(method)
+    calc = kd_calculator(method, molcas_settings=molcas_settings)
     try:
         symbols, positions = read_xyz(xyz)
         result = calc.run_geometry(symbols, positions, charge)
-    except CalculationFailed as exc:
-        fail(f"{xyz}: {exc.reason}")
+    except CalculationFailed as exc:  # the reason names the file and the bad value
+        fail(exc.reason)
     if not result.ok:
         fail(
             f"{xyz}: {result.reason} (work directory kept: {result.workdir})",

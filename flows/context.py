@@ -28,12 +28,47 @@ def kd_calculator(spec: CampaignSpec, executor: Executor | None, settings: Setti
     from calculators.orca.chain import OrcaKD
     from flows.parsl_exec import ParslExecutor, ParslLauncher
 
+    if spec.calculators.kd == "molcas":
+        return molcas_calculator(spec, executor, settings)
     if isinstance(executor, ParslExecutor):
         return OrcaKD(
             launcher=ParslLauncher(executor, settings.programs),
             scratch_root=executor.run_dir / "scratch",
         )
     return OrcaKD(launcher=SubprocessLauncher(settings.programs))
+
+
+def task_resources(profile) -> tuple[int, int]:
+    """(threads, MB of memory) per calculation: the profile's node divided among its workers."""
+    from flows.profiles import LocalProfile, SlurmProfile
+
+    if isinstance(profile, LocalProfile):
+        return 1, 2000
+    cores = profile.cores_per_node if isinstance(profile, SlurmProfile) else profile.cpus_per_node
+    workers = profile.max_workers_per_node or cores or 1
+    threads = max(1, (cores or workers) // workers)
+    mem_gb = getattr(profile, "mem_per_node", None)
+    return threads, int(mem_gb * 1024 * 0.8 / workers) if mem_gb else 2000 * threads
+
+
+def molcas_calculator(spec: CampaignSpec, executor: Executor | None, settings: Settings):
+    """OpenMolcas CASSCF/RASSI-SO KD: programs through the Parsl workers, resources per task."""
+    from calculators.base import SubprocessLauncher
+    from calculators.kd_molcas import MolcasKD
+    from calculators.openmolcas.casscf import TEST_SETTINGS, CasscfSettings
+    from calculators.openmolcas.program import MolcasResources
+    from flows.parsl_exec import ParslExecutor, ParslLauncher
+
+    chosen = TEST_SETTINGS if spec.calculators.molcas_settings == "test" else CasscfSettings()
+    if isinstance(executor, ParslExecutor):
+        threads, mem_mb = task_resources(executor.profile)
+        return MolcasKD(
+            settings=chosen,
+            resources=MolcasResources(mem_mb=mem_mb, threads=threads),
+            launcher=ParslLauncher(executor, settings.programs),
+            scratch_root=executor.run_dir / "scratch",
+        )
+    return MolcasKD(settings=chosen, launcher=SubprocessLauncher(settings.programs))
 
 
 def build_context(

@@ -7,7 +7,7 @@ LP sampling sweep from one seed (valid / novel / unique % per sigma, cumulative 
 corpus and labels exactly as `gauss model train` drew it, and checked against the checkpoint's
 data hash, so "held-out" and "validation" mean what they say.
 
-Usage: .venv/bin/python scripts/model_report.py --model models/gauss2-proxy/model.pt \
+Usage: .venv/bin/python scripts/model_report.py --model models/gauss2-calibrated/model.pt \
            --out docs/figures [--threads 2]
 Writes OUT/model_report.json, OUT/parity.png, OUT/sigma_sweep.png, OUT/latent_charge.png;
 the last printed line is key=value figures.
@@ -374,7 +374,7 @@ def summary_line(report: dict) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--model", type=Path, default=Path("models/gauss2-proxy/model.pt"))
+    parser.add_argument("--model", type=Path, default=Path("models/gauss2-calibrated/model.pt"))
     parser.add_argument("--out", type=Path, default=Path("docs/figures"))
     parser.add_argument("--corpus", type=Path, default=Path("data/ligands.parquet"))
     parser.add_argument("--labels", type=Path, default=Path("data/proxy_labels.parquet"))

@@ -22,7 +22,7 @@ def qm9_head(tmp_path_factory) -> Path:
 
 
 QM9_LIGANDS_SAMPLE = REPO / "tests" / "fixtures" / "ligands_sample.parquet"
-SHIPPED_MODEL = REPO / "models" / "gauss2-proxy" / "model.pt"
+SHIPPED_MODEL = REPO / "models" / "gauss2-calibrated" / "model.pt"
 
 
 SLURM_LOCAL = REPO / "scripts" / "slurm-local"
@@ -39,3 +39,14 @@ def slurm():
         yield
     finally:
         subprocess.run([str(SLURM_LOCAL), "down"], capture_output=True, timeout=60)
+
+
+@pytest.fixture(scope="module")
+def prefect_api():
+    """A temporary Prefect API for the module's flow runs (prefect_test_harness); its URL."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        from prefect.settings import PREFECT_API_URL
+
+        yield PREFECT_API_URL.value()

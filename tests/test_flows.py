@@ -9,19 +9,10 @@ import time
 
 import pytest
 from prefect.client.orchestration import get_client
-from prefect.testing.utilities import prefect_test_harness
 
 from campaigns.spec import parse_spec
 from storage.store import CampaignStore
 from tests.conftest import QM9_LIGANDS_SAMPLE, REPO, SHIPPED_MODEL
-
-
-@pytest.fixture(scope="module")
-def prefect_api():
-    with prefect_test_harness(server_startup_timeout=120):
-        from prefect.settings import PREFECT_API_URL
-
-        yield PREFECT_API_URL.value()
 
 
 def _spec(name, **extra):

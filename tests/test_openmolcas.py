@@ -1,10 +1,13 @@
-"""OpenMolcas LoProp calculator: writer, parsers and a replayed run on real OpenMolcas output.
+"""OpenMolcas LoProp calculator: launcher command, writer, parsers, replayed and real runs.
 
 Values asserted below were read by eye from the real files in tests/fixtures/openmolcas/
-(see its README for provenance). Broken variants (truncated, overflowed, non-zero exit) are
-cut from the real ethane excerpt here, so they keep its exact layout.
+(see its README for provenance): the ioChem-BD ethane excerpt, and complete outputs of real
+OpenMolcas 22.10 runs made here (H2O at tiny settings, its failures, methoxide at production
+settings). Truncated variants are cut from those real files inside the tests. Tests marked
+`molcas` run the real program and skip when it is not installed.
 """
 
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,24 +15,37 @@ from pathlib import Path
 import pytest
 from ase.units import Bohr
 
-from calculators.base import CalculationFailed, LaunchOutcome, key_for
+from calculators.base import CalculationFailed, LaunchOutcome, SubprocessLauncher, key_for
 from calculators.openmolcas import (
     LoPropJob,
     LoPropSettings,
     LoPropTemplate,
+    MolcasResources,
     OpenMolcasLoProp,
     ano_r_basis,
     atom_proxy,
     input_text,
+    molcas_available,
+    molcas_command,
     parse_localized_properties,
     parse_loprop_charges,
     program_versions,
     xyz_text,
 )
+from calculators.openmolcas import program as molcas_program
+from calculators.openmolcas.loprop import check_run
 
 FIXTURES = Path(__file__).parent / "fixtures" / "openmolcas"
 ETHANE_LOG = FIXTURES / "iochembd_molcas_dynamic_loprop_ethane_excerpt.log"
 CHARGES_LOG = FIXTURES / "iochembd_molcas_loprop_charges_excerpt.log"
+H2O_LOG = FIXTURES / "real_h2o_pbe_ano-r0_loprop.log"
+H2O_NOCONV_LOG = FIXTURES / "real_h2o_scf_not_converged.log"
+H2O_SEWARD_ERROR_LOG = FIXTURES / "real_h2o_rx2c_under_seward_input_error.log"
+H2O_ODD_LOG = FIXTURES / "real_h2o_odd_electrons_charge_error.log"
+H2O_SETTINGS = LoPropSettings(basis="ANO-R0")  # what real_h2o_pbe_ano-r0_loprop.input used
+needs_molcas = pytest.mark.skipif(
+    not molcas_available(), reason=molcas_program.unavailable_reason()
+)
 
 # Ethane atoms as the excerpt's ATOMIC DOMAIN centres print them (bohr), in printed order.
 ETHANE_BOHR = (
@@ -42,6 +58,16 @@ ETHANE_BOHR = (
     ("H", (-2.19441250, -0.95667315, 1.65700650)),
     ("H", (-2.19441250, -0.95667315, -1.65700650)),
 )
+
+
+def h2o_job(**changes) -> LoPropJob:
+    """The geometry of real_h2o.xyz (Angstrom), the H2O runs' input."""
+    fields = dict(
+        elements=("O", "H", "H"),
+        coordinates=((0.0, 0.0, 0.117), (0.0, 0.757, -0.467), (0.0, -0.757, -0.467)),
+    )
+    fields.update(changes)
+    return LoPropJob(**fields)
 
 
 def ethane_job(**changes) -> LoPropJob:
@@ -204,18 +230,152 @@ def test_charges_table_missing(ethane_text):
         parse_loprop_charges(ethane_text)
 
 
-# --- program versions -----------------------------------------------------------------
+# --- program versions (the pymolcas banner of a real output) -------------------------
 
 
 def test_program_versions_absent_in_excerpt(ethane_text):
     assert program_versions(ethane_text) == {}
 
 
-def test_program_versions_from_banner_lines():
-    # Layout of the "version $V$ / patch level $P$" lines of pymolcas' banner template.
-    head = "   This run of MOLCAS is using the pymolcas driver\n\n"
-    head += "            version 24.06\n        patch level 77-g7ee3604a8\n"
-    assert program_versions(head) == {"openmolcas": "24.06", "openmolcas_patch": "77-g7ee3604a8"}
+def test_program_versions_from_a_real_banner():
+    assert program_versions(H2O_LOG.read_text()) == {
+        "openmolcas": "v22.10",
+        "pymolcas": "py2.23",
+        "pymolcas_build": "b313cccc6599bb6eeae34724422166b3",
+        "libxc": "5.2.3",
+    }
+    # a run that stops in SEWARD never reaches the KS-DFT code: no Libxc line
+    assert "libxc" not in program_versions(H2O_SEWARD_ERROR_LOG.read_text())
+
+
+def test_program_versions_ignore_later_version_words():
+    text = "Some module\n" * 300 + "            version: v99.1\n"
+    assert program_versions(text) == {}
+
+
+# --- how pymolcas is launched ---------------------------------------------------------
+
+
+def _script(tmp_path: Path, name: str, shebang: str) -> str:
+    path = tmp_path / name
+    path.write_text(f"{shebang}\nprint('hi')\n")
+    return str(path)
+
+
+def test_command_is_env_with_private_scratch_and_resources(tmp_path):
+    script = _script(tmp_path, "pymolcas", "#!/usr/bin/python3")
+    program, args = molcas_command("x.input", tmp_path / "w", MolcasResources(3000, 4), script)
+    assert program == "env"
+    settings = dict(a.split("=", 1) for a in args if "=" in a)
+    assert settings["MOLCAS_MEM"] == "3000"
+    assert settings["OMP_NUM_THREADS"] == settings["OPENBLAS_NUM_THREADS"] == "4"
+    assert settings["MOLCAS_WORKDIR"] == str((tmp_path / "w" / "molcas_scratch").resolve())
+    assert settings["MOLCAS_KEEP_WORKDIR"] == "NO"
+    assert (tmp_path / "w" / "molcas_scratch").is_dir()  # pymolcas will not create it
+    assert args[-3:] == ["/usr/bin/python3", script, "x.input"]
+    assert args[:6] == ["-u", "PYTHONPATH", "-u", "PYTHONHOME", "-u", "VIRTUAL_ENV"]
+    with pytest.raises(ValueError, match="plain file name"):
+        molcas_command("../x.input", tmp_path, MolcasResources())
+
+
+def test_interpreter_is_read_from_the_shebang(tmp_path):
+    assert molcas_program.interpreter_for(_script(tmp_path, "a", "#!/opt/py/bin/python3.9")) == (
+        "/opt/py/bin/python3.9"
+    )
+    # `env python3` beside a conda/venv bin directory: that directory's python3
+    conda = tmp_path / "conda" / "bin"
+    conda.mkdir(parents=True)
+    (conda / "python3").write_text("")
+    assert molcas_program.interpreter_for(_script(conda, "pymolcas", "#!/usr/bin/env python3")) == (
+        str(conda.resolve() / "python3")
+    )
+    # `env python3` elsewhere (the Debian package in /usr/bin): the distribution's Python
+    assert molcas_program.interpreter_for(_script(tmp_path, "b", "#!/usr/bin/env python3")) == (
+        "/usr/bin/python3"
+    )
+
+
+def test_resources_are_validated():
+    with pytest.raises(ValueError, match="threads"):
+        MolcasResources(threads=0)
+    with pytest.raises(ValueError, match="too small"):
+        MolcasResources(mem_mb=10)
+
+
+def test_launcher_executables_name_the_pymolcas_script(tmp_path):
+    script = _script(tmp_path, "my-pymolcas", "#!/usr/bin/python3")
+    calc = OpenMolcasLoProp(launcher=SubprocessLauncher({"pymolcas": script}))
+    args = calc.template.write_inputs(h2o_job(), tmp_path)
+    assert args[-2:] == [script, "loprop.input"]
+
+
+def test_resources_do_not_change_the_key():
+    job = h2o_job()
+    assert key_for(OpenMolcasLoProp(), job) == key_for(
+        OpenMolcasLoProp(resources=MolcasResources(8000, 8)), job
+    )
+
+
+# --- how a real run ends: check_run on real outputs -----------------------------------
+
+
+def test_complete_real_output_passes():
+    check_run(H2O_LOG.read_text())
+
+
+def test_real_scf_not_converged_is_a_chemistry_failure():
+    with pytest.raises(CalculationFailed, match=r"SCF not converged after 2 iterations") as info:
+        check_run(H2O_NOCONV_LOG.read_text())
+    assert info.value.kind == "chemistry" and "_RC_NOT_CONVERGED_" in info.value.reason
+
+
+def test_real_seward_input_error_names_the_keyword():
+    with pytest.raises(CalculationFailed, match="Seward input error") as info:
+        check_run(H2O_SEWARD_ERROR_LOG.read_text())
+    assert info.value.kind == "input"
+    assert "RX2C" in info.value.reason and "Gateway input" in info.value.reason
+
+
+def test_real_odd_electron_charge_is_an_input_failure():
+    with pytest.raises(CalculationFailed, match="molecular charge") as info:
+        check_run(H2O_ODD_LOG.read_text())
+    assert info.value.kind == "input"
+
+
+@pytest.mark.parametrize(
+    "marker, module",
+    [
+        ("--- Stop Module: gateway", "gateway"),
+        ("--- Stop Module: scf", "scf"),
+        ("ATOMIC DOMAIN: H2", "loprop"),
+        ("--- Stop Module: loprop", "loprop"),
+    ],
+)
+def test_real_output_truncated_names_the_module(marker, module):
+    text = H2O_LOG.read_text()
+    with pytest.raises(CalculationFailed, match=f"truncated: it stops inside module {module}"):
+        check_run(text[: text.index(marker)])
+
+
+def test_output_without_any_module_is_a_clear_failure():
+    with pytest.raises(CalculationFailed, match="did not start a module"):
+        check_run("parnell failed to create a WorkDir at /nowhere\n")
+
+
+# --- the real H2O output through the parser -------------------------------------------
+
+
+def test_real_h2o_loprop_values():
+    domains = parse_localized_properties(H2O_LOG.read_text())
+    assert [d.label for d in domains] == ["O1", "H2,O1", "H2", "H3,O1", "H3"]
+    oxygen = atom_proxy(domains, 0)
+    assert (oxygen.label, oxygen.atomic_number) == ("O1", 8)
+    assert oxygen.charge == pytest.approx(-0.50412520, abs=1e-9)
+    assert oxygen.dipole == pytest.approx(0.39202675, abs=1e-8)
+    # ANO-R0 is a minimal basis: the bare O domain's polarizability comes out negative
+    assert oxygen.polarizability == pytest.approx(-0.29972584, abs=1e-9)
+    assert atom_proxy(domains, 1).charge == pytest.approx(0.25206260, abs=1e-9)
+    assert domains[0].center_bohr == pytest.approx((0.0, 0.0, 0.117 / Bohr), abs=1e-7)
 
 
 # --- input writer ---------------------------------------------------------------------
@@ -226,19 +386,30 @@ def test_input_has_sections_in_order_and_c1():
     lines = [ln.strip() for ln in text.splitlines()]
     order = [lines.index(s) for s in ("&GATEWAY", "&SEWARD", "&SCF", "&LOPROP")]
     assert order == sorted(order)
-    for expected in ("Coord = loprop.xyz", "Basis = ANO-R2", "Group = C1", "RX2C"):
+    for expected in ("Coord = loprop.xyz", "Basis = ANO-R2", "Group = C1", "RICD"):
         assert expected in lines
+    # RICD (and RX2C) are GATEWAY keywords: under &SEWARD the real program stops
+    assert lines.index("RICD") < lines.index("&SEWARD")
+    assert "RX2C" not in lines and not any(ln.startswith("Iterations") for ln in lines)
     assert "KSDFT = PBE" in lines and "Charge = -1" in lines
     assert "UHF" not in lines and not any(ln.startswith("Spin") for ln in lines)
     assert "nofield" not in text.lower()  # polarizabilities need the finite-field runs
 
 
 def test_input_open_shell_and_options():
-    settings = LoPropSettings(basis="O.ANO-R...4s3p2d1f.", relativistic=None, bond=0.0)
+    settings = LoPropSettings(
+        basis="O.ANO-R...4s3p2d1f.", relativistic="RX2C", bond=0.0, ricd=False, scf_iterations=7
+    )
     lines = [ln.strip() for ln in input_text("x.xyz", 0, 3, settings).splitlines()]
     assert "UHF" in lines and "Spin = 3" in lines
     assert "Basis = O.ANO-R...4s3p2d1f." in lines and "Bond = 0.0" in lines
-    assert "RX2C" not in lines
+    assert "RICD" not in lines and "Iterations = 7" in lines
+    assert lines.index("RX2C") < lines.index("&SEWARD")
+
+
+def test_input_matches_the_stored_real_input():
+    stored = (FIXTURES / "real_h2o_pbe_ano-r0_loprop.input").read_text()
+    assert input_text("loprop.xyz", 0, 1, H2O_SETTINGS) == stored
 
 
 def test_input_rejects_multiline_settings():
@@ -275,11 +446,12 @@ def test_ano_r_basis_labels():
 def test_write_inputs_files_and_arguments(tmp_path):
     template = LoPropTemplate()
     args = template.write_inputs(ethane_job(), tmp_path)
-    assert (template.program, args, template.output_name()) == (
-        "pymolcas",
-        ["loprop.input"],
+    assert (template.program, args[-1], template.output_name()) == (
+        "env",
+        "loprop.input",
         "loprop.log",
     )
+    assert f"MOLCAS_WORKDIR={(tmp_path / 'molcas_scratch').resolve()}" in args
     assert (tmp_path / "loprop.xyz").read_text().splitlines()[0] == "8"
     assert "Coord = loprop.xyz" in (tmp_path / "loprop.input").read_text()
 
@@ -313,7 +485,7 @@ def test_key_depends_on_settings():
     assert key_for(default, job) == key_for(OpenMolcasLoProp(), job)
 
 
-# --- full run through base.run_program with a replayed real output --------------------
+# --- full run through base.run_program with replayed real outputs -------------------
 
 
 @dataclass
@@ -330,52 +502,71 @@ class ReplayLauncher:
         return LaunchOutcome(self.returncode, 0.0, stdout)
 
 
-def test_replayed_run_gives_ok_result(tmp_path, ethane_text):
-    launcher = ReplayLauncher(ethane_text)
-    result = OpenMolcasLoProp(launcher=launcher).run(ethane_job(), tmp_path)
+def test_replayed_real_run_gives_ok_result(tmp_path):
+    launcher = ReplayLauncher(H2O_LOG.read_text())
+    result = OpenMolcasLoProp(H2O_SETTINGS, launcher=launcher).run(h2o_job(), tmp_path)
     assert result.ok, result.reason
-    assert "OpenMolcas" in result.method and "LoProp" in result.method
-    assert launcher.calls == [
-        ("pymolcas", ["loprop.input"], ["loprop.input", "loprop.job.json", "loprop.xyz"])
-    ]
+    assert result.method == "OpenMolcas v22.10 KS-DFT PBE/ANO-R0 RICD + LoProp"
+    [(program, args, files)] = launcher.calls
+    assert program == "env" and args[-1] == "loprop.input"
+    assert files == ["loprop.input", "loprop.job.json", "loprop.xyz", "molcas_scratch"]
     values = result.values
-    assert (values["label"], values["atomic_number"]) == ("C1", 6)
-    assert values["charge"] == pytest.approx(-0.37899941, abs=1e-9)
-    assert values["dipole"] == pytest.approx(0.09892881, abs=1e-8)
-    assert values["polarizability"] == pytest.approx(1.37562510, abs=1e-9)
-    assert values["atom_charges"][1] == pytest.approx(0.12633167, abs=1e-9)
+    assert (values["label"], values["atomic_number"]) == ("O1", 8)
+    assert values["charge"] == pytest.approx(-0.50412520, abs=1e-9)
+    assert values["dipole"] == pytest.approx(0.39202675, abs=1e-8)
+    assert values["polarizability"] == pytest.approx(-0.29972584, abs=1e-9)
+    assert values["atom_charges"][1] == pytest.approx(0.25206260, abs=1e-9)
     assert result.units["polarizability"] == "bohr^3" and result.units["dipole"] == "e*bohr"
     assert result.units["atomic_number"] == "1"
-    assert result.program_versions == {}
+    assert result.program_versions["openmolcas"] == "v22.10"
     assert result.to_record()["status"] == "ok"
 
 
-def test_replayed_truncated_run_fails_with_cause(tmp_path, ethane_text):
-    cut = _cut_before(ethane_text, " ATOMIC DOMAIN: C5")
-    result = OpenMolcasLoProp(launcher=ReplayLauncher(cut, returncode=1)).run(
-        ethane_job(), tmp_path
+def test_replayed_real_noconv_run_fails_with_cause_and_keeps_workdir(tmp_path):
+    launcher = ReplayLauncher(H2O_NOCONV_LOG.read_text(), returncode=96)
+    result = OpenMolcasLoProp(H2O_SETTINGS, launcher=launcher).run(h2o_job(), tmp_path / "w")
+    assert (result.status, result.failure_kind) == ("failed", "chemistry")
+    assert result.reason.startswith("pymolcas exited 96: SCF not converged after 2 iterations")
+    assert result.workdir == str(tmp_path / "w") and (tmp_path / "w" / "loprop.input").exists()
+    assert result.values == {}
+
+
+def test_replayed_truncated_run_fails_with_cause(tmp_path):
+    text = H2O_LOG.read_text()
+    cut = text[: text.index(" ATOMIC DOMAIN: H3")]
+    result = OpenMolcasLoProp(H2O_SETTINGS, launcher=ReplayLauncher(cut, returncode=1)).run(
+        h2o_job(), tmp_path
     )
     assert result.status == "failed" and result.failure_kind == "chemistry"
     assert "pymolcas exited 1" in result.reason and "truncated" in result.reason
-    assert "last domain printed: C5,C1" in result.reason
+    assert "inside module loprop" in result.reason
 
 
-def test_replayed_output_for_another_geometry_is_rejected(tmp_path, ethane_text):
-    swapped = ethane_job()
-    swapped = ethane_job(
-        elements=swapped.elements[1:] + swapped.elements[:1],
-        coordinates=swapped.coordinates[1:] + swapped.coordinates[:1],
+def test_replayed_output_for_another_geometry_is_rejected(tmp_path):
+    job = h2o_job()
+    moved = h2o_job(coordinates=((0.0, 0.0, 0.2),) + job.coordinates[1:])
+    result = OpenMolcasLoProp(H2O_SETTINGS, launcher=ReplayLauncher(H2O_LOG.read_text())).run(
+        moved, tmp_path
     )
-    result = OpenMolcasLoProp(launcher=ReplayLauncher(ethane_text)).run(swapped, tmp_path)
     assert result.status == "failed"
-    assert "atom 0: LoProp domain C1 is not a H" in result.reason
+    assert "atom 0: LoProp domain O1 centre is" in result.reason
 
 
-def test_replayed_output_with_wrong_charge_is_rejected(tmp_path, ethane_text):
-    job = ethane_job(charge=-2)
-    result = OpenMolcasLoProp(launcher=ReplayLauncher(ethane_text)).run(job, tmp_path)
+def test_replayed_output_with_wrong_charge_is_rejected(tmp_path):
+    job = h2o_job(charge=-2)
+    result = OpenMolcasLoProp(H2O_SETTINGS, launcher=ReplayLauncher(H2O_LOG.read_text())).run(
+        job, tmp_path
+    )
     assert result.status == "failed"
     assert "charges sum to 0.0000 but the molecule's charge is -2" in result.reason
+
+
+def test_impossible_charge_is_an_input_failure_before_any_launch(tmp_path):
+    launcher = ReplayLauncher(H2O_ODD_LOG.read_text())
+    result = OpenMolcasLoProp(H2O_SETTINGS, launcher=launcher).run(h2o_job(charge=1), tmp_path)
+    assert (result.status, result.failure_kind) == ("failed", "input")
+    assert "multiplicity 1 is impossible with 9 electrons (charge 1)" in result.reason
+    assert launcher.calls == []
 
 
 def test_missing_output_is_infrastructure(tmp_path):
@@ -386,3 +577,164 @@ def test_missing_output_is_infrastructure(tmp_path):
     result = OpenMolcasLoProp(launcher=SilentLauncher()).run(ethane_job(), tmp_path)
     assert result.status == "failed" and result.failure_kind == "infrastructure"
     assert "loprop.log missing" in result.reason
+
+
+# --- the real program -----------------------------------------------------------------
+
+
+@pytest.mark.molcas
+@needs_molcas
+def test_real_loprop_run_reproduces_the_stored_output(tmp_path):
+    """GATEWAY (RICD) / SEWARD / SCF (PBE) / LOPROP with the finite-field polarizabilities,
+    H2O at ANO-R0: seconds on an idle core, the same numbers as the stored real output."""
+    calc = OpenMolcasLoProp(H2O_SETTINGS, resources=MolcasResources(mem_mb=1000, threads=1))
+    result = calc.run(h2o_job(), tmp_path / "h2o")
+    assert result.ok, result.reason
+    stored = atom_proxy(parse_localized_properties(H2O_LOG.read_text()), 0)
+    assert result.values["charge"] == pytest.approx(stored.charge, abs=1e-5)
+    assert result.values["dipole"] == pytest.approx(stored.dipole, abs=1e-5)
+    assert result.values["polarizability"] == pytest.approx(stored.polarizability, abs=1e-4)
+    assert result.program_versions["openmolcas"].startswith("v")
+    assert result.method.startswith(f"OpenMolcas {result.program_versions['openmolcas']} ")
+    log = (tmp_path / "h2o" / "loprop.log").read_text()
+    for module in ("gateway", "seward", "scf", "loprop"):
+        assert f"--- Stop Module: {module} " in log
+    assert "Isotropic Polarizability" in log
+    assert not any((tmp_path / "h2o" / "molcas_scratch").rglob("*.RunFile"))  # scratch cleaned
+
+
+@pytest.mark.molcas
+@needs_molcas
+def test_real_scf_that_does_not_converge_gives_a_failed_row(tmp_path):
+    settings = LoPropSettings(basis="ANO-R0", scf_iterations=3)
+    result = OpenMolcasLoProp(settings, resources=MolcasResources(1000, 1)).run(
+        h2o_job(), tmp_path / "w"
+    )
+    assert (result.status, result.failure_kind) == ("failed", "chemistry")
+    assert "SCF not converged" in result.reason and result.reason.startswith("pymolcas exited")
+    assert "Iterations = 3" in (tmp_path / "w" / "loprop.input").read_text()
+    assert json.loads((tmp_path / "w" / "loprop.job.json").read_text())["charge"] == 0
+
+
+# --- MolcasProxy: the ligand proxy calculator -----------------------------------------
+
+METHOXIDE_LOG = FIXTURES / "real_methoxide_pbe_ano-r2_loprop.log"  # GFN2-xTB geometry
+XTB_O1 = (
+    -0.74558329,
+    0.58769268,
+    6.21499963,
+)  # O1 as printed there: charge, dipole, polarizability
+METHOXIDE_RDKIT_LOG = FIXTURES / "real_methoxide_rdkitgeom_pbe_ano-r2_loprop.log"
+
+
+@dataclass
+class FixedReplay:
+    """Replays one stored output for every launch; records (program, args)."""
+
+    path: Path
+    returncode: int = 0
+    calls: list = field(default_factory=list)
+
+    def launch(self, program, args, workdir, stdout):
+        self.calls.append((program, list(args)))
+        stdout.write_text(self.path.read_text())
+        return LaunchOutcome(self.returncode, 0.0, stdout)
+
+
+def test_molcas_proxy_gives_the_donor_loprop_values_of_a_real_run(tmp_path):
+    from calculators import proxy_xtb
+    from calculators.proxy_molcas import MolcasProxy
+
+    launcher = FixedReplay(METHOXIDE_LOG)
+    calc = MolcasProxy(launcher=launcher, scratch_root=tmp_path)
+    res = calc.run("[O-]C")
+    assert res.ok, res.reason
+    # O1 as printed in the real output: Total charge, Dipole magnitude, Isotropic Polarizability
+    assert res.values["charge"] == pytest.approx(XTB_O1[0], abs=1e-9)
+    assert res.values["dipole"] == pytest.approx(XTB_O1[1], abs=1e-8)
+    assert res.values["polarizability"] == pytest.approx(XTB_O1[2], abs=1e-9)
+    assert res.values["atomic_number"] == 8 and res.values["label"] == "O1"
+    shared = ("charge", "dipole", "polarizability", "atomic_number")
+    assert all(res.units[k] == proxy_xtb.UNITS[k] for k in shared)
+    assert (res.calculator, res.key) == ("proxy-openmolcas-loprop", key_for(calc, "[O-]C"))
+    assert res.workdir == str(tmp_path / res.key)
+    assert res.program_versions["openmolcas"] == "v22.10"
+    assert {"rdkit", "tblite"} <= set(res.program_versions)
+    assert res.method == (
+        "OpenMolcas v22.10 KS-DFT PBE/ANO-R2 RICD + LoProp on the free ligand, "
+        "RDKit ETKDGv3/MMFF94 then GFN2-xTB gas-phase optimised geometry"
+    )
+    [(program, args)] = launcher.calls
+    assert program == "env" and args[-1] == "loprop.input"
+    written = tmp_path / res.key
+    assert (written / "loprop.input").read_text() == (
+        FIXTURES / "real_methoxide_pbe_ano-r2_loprop.input"
+    ).read_text()
+    xyz = (written / "loprop.xyz").read_text().split("\n")
+    assert xyz[0] == "5" and [row.split()[0] for row in xyz[2:7]] == ["O", "C", "H", "H", "H"]
+
+
+def test_each_geometry_recipe_replays_only_its_own_real_output(tmp_path):
+    from calculators.proxy_molcas import MolcasProxy, MolcasProxyRdkitGeometry
+
+    rdkit = MolcasProxyRdkitGeometry(launcher=FixedReplay(METHOXIDE_RDKIT_LOG))
+    res = rdkit.run("[O-]C", tmp_path / "rdkit")
+    assert res.ok, res.reason
+    assert res.values["charge"] == pytest.approx(-0.78454783, abs=1e-9)
+    assert res.values["polarizability"] == pytest.approx(6.39124847, abs=1e-9)
+    assert res.method.endswith("RDKit ETKDGv3/MMFF94 geometry")
+    # the other recipe's output belongs to another geometry: the centre check rejects it
+    crossed = MolcasProxy(launcher=FixedReplay(METHOXIDE_RDKIT_LOG)).run("[O-]C", tmp_path / "x")
+    assert crossed.status == "failed" and "centre is" in crossed.reason
+
+
+def test_xtb_optimisation_that_moves_a_proton_is_a_failed_row_before_any_launch(tmp_path):
+    from calculators.proxy_molcas import MolcasProxy
+
+    launcher = FixedReplay(METHOXIDE_LOG)
+    # the OH proton moves onto the aziridinide N in the gas-phase GFN2-xTB optimisation
+    res = MolcasProxy(launcher=launcher).run("[N-]1C(C1C)CO", tmp_path / "w")
+    assert (res.status, res.failure_kind) == ("failed", "chemistry")
+    assert res.reason == (
+        "ligand geometry: GFN2-xTB optimisation changed the bonding "
+        "(new bonds N1-H14; lost bonds O6-H14)"
+    )
+    assert launcher.calls == []
+
+
+def test_molcas_proxy_rejects_the_output_of_another_molecule(tmp_path):
+    from calculators.proxy_molcas import MolcasProxy
+
+    res = MolcasProxy(launcher=FixedReplay(H2O_LOG)).run("[O-]C", tmp_path / "w")
+    assert (res.status, res.failure_kind) == ("failed", "chemistry")
+    assert "3 atomic domains but the geometry has 5" in res.reason
+    assert res.workdir == str(tmp_path / "w") and res.values == {} and res.units == {}
+
+
+def test_molcas_proxy_real_noconv_output_is_a_failed_row(tmp_path):
+    from calculators.proxy_molcas import MolcasProxy
+
+    res = MolcasProxy(launcher=FixedReplay(H2O_NOCONV_LOG, 96)).run("[O-]C", tmp_path / "w")
+    assert (res.status, res.failure_kind) == ("failed", "chemistry")
+    assert res.reason == (
+        "pymolcas exited 96: SCF not converged after 2 iterations "
+        "(OpenMolcas rc=_RC_NOT_CONVERGED_)"
+    )
+
+
+def test_molcas_proxy_name_and_version_are_fixed_per_class():
+    from calculators.proxy_molcas import MolcasProxy, MolcasProxyRdkitGeometry
+
+    with pytest.raises(TypeError):
+        MolcasProxy(version="3")
+    with pytest.raises(TypeError):
+        MolcasProxy(name="other")
+    smiles = "[O-]CC"
+    xtb, rdkit = MolcasProxy(), MolcasProxyRdkitGeometry()
+    assert (xtb.name, xtb.version) == ("proxy-openmolcas-loprop", "2")
+    assert rdkit.name != xtb.name and key_for(xtb, smiles) != key_for(rdkit, smiles)
+    assert "GFN2-xTB" in xtb.method and "GFN2-xTB" not in rdkit.method
+    # settings change the key; resources, launcher and scratch do not
+    assert key_for(MolcasProxy(LoPropSettings(basis="ANO-R1")), smiles) != key_for(xtb, smiles)
+    other = MolcasProxy(resources=MolcasResources(8000, 4), scratch_root=Path("/elsewhere"))
+    assert key_for(other, smiles) == key_for(xtb, smiles) == key_for(xtb, "[O-][CH2]C")

@@ -225,14 +225,6 @@ def test_restart_after_orchestrator_kill_reconciles_with_slurm(slurm, tmp_path, 
 # --- a whole campaign, the HPC chain, drain and a block that can never start ------------------
 
 
-@pytest.fixture(scope="module")
-def prefect_api():
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
-
-
 def profiles_file(tmp_path: Path, **overrides) -> Path:
     import yaml
 

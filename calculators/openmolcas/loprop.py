@@ -5,16 +5,14 @@ its coordinating atom: net charge, dipole magnitude and isotropic polarizability
 atomic number), from OpenMolcas PBE / ANO-R2. This module writes that job, parses the LoProp
 "Localized properties" block and returns those values in atomic units (e, e*bohr, bohr^3).
 
-Assumptions, cited in ../shared/ORCA_OPENMOLCAS.md section 3 and not checked against an
-installed OpenMolcas (none is available here):
+Program facts it relies on, checked against real OpenMolcas 22.10 runs made here (see
+docs/openmolcas.md and tests/fixtures/openmolcas/README.md):
 
-* ``Basis = ANO-R2`` is the paper's name; an OpenMolcas alias for it was not found. If the
-  installed library rejects it, pass explicit contractions per element, built with
-  ``ano_r_basis({"O": "...", "H": "..."})`` -> ``O.ANO-R...<contraction>., H.ANO-R...``
-  (gateway.rst: BASIS takes a comma separated list of labels in XYZ mode).
-* ANO-R is tabulated as an X2C, Gaussian-nucleus basis (basis_library/basistype.tbl), so SEWARD
-  gets ``RX2C`` (scalar X2C; property integrals are then picture-change corrected, seward.rst).
-  ``relativistic=None`` drops it.
+* ``&GATEWAY Coord=<xyz>, Basis=ANO-R2, Group=C1, RICD`` / ``&SEWARD`` / ``&SCF KSDFT=PBE,
+  Charge=Q`` / ``&LOPROP`` runs and reproduces published ligands (benchmarks/loprop_published.py).
+  ``ANO-R2`` is a valid basis alias in 22.10.
+* ``RICD`` (and ``RX2C``, if asked for) are GATEWAY keywords: under ``&SEWARD`` the run stops
+  with "Seward input error!". Without RI/Cholesky an 8-heavy-atom ligand spends ~9 min in SEWARD.
 * ``Group = C1``: LoProp silently skips polarizabilities when symmetry is used (polar.F90), and
   with C1 the geometry is not moved (gateway.rst), so the n-th ATOMIC DOMAIN is the n-th atom of
   the xyz file. The parser checks this (element and centre of every atomic domain).
@@ -22,6 +20,8 @@ installed OpenMolcas (none is available here):
   centre (the physical one). OpenMolcas' "Dipole magnitude" line is the norm of the electronic
   part only (print_local.F90); the two agree whenever the expansion centre is the nucleus, as in
   the default run.
+* An SCF that does not converge prints "No convergence after N Iterations" and the driver stops
+  before LoProp (rc ``_RC_NOT_CONVERGED_``): a chemistry failure naming that cause.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ import math
 import re
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -45,8 +45,16 @@ from calculators.base import (
     SubprocessLauncher,
     run_program,
 )
+from calculators.openmolcas.program import (
+    ENV_PROGRAM,
+    PROGRAM,
+    MolcasResources,
+    installed_versions,
+    molcas_command,
+    openmolcas_label,
+    program_versions,
+)
 
-PROGRAM = "pymolcas"
 BOHR_PER_ANGSTROM = 1.0 / Bohr
 DEBYE_PER_AU = Bohr / Debye  # 1 e*bohr in debye
 UNITS = {
@@ -93,8 +101,10 @@ class LoPropSettings:
 
     basis: str = "ANO-R2"
     functional: str = "PBE"
-    relativistic: str | None = "RX2C"
+    ricd: bool = True  # RI with on-the-fly auxiliary basis (GATEWAY RICD)
+    relativistic: str | None = None  # a GATEWAY keyword such as "RX2C"; None: non-relativistic
     bond: float | None = None  # LoProp BOND ratio; None keeps LoProp's default (1.5)
+    scf_iterations: int | None = None  # SCF "Iterations" limit; None keeps the default
 
 
 def atomic_number(symbol: str) -> int:
@@ -181,18 +191,21 @@ def _one_line(value: str, what: str) -> str:
 def input_text(xyz_name: str, charge: int, multiplicity: int, settings: LoPropSettings) -> str:
     """The OpenMolcas input: GATEWAY (C1), SEWARD, KS-DFT SCF, LoProp with polarizabilities."""
     lines = [
-        "* GAUSS ligand proxy: KS-DFT + LoProp (calculators/openmolcas.py)",
+        "* GAUSS ligand proxy: KS-DFT + LoProp (calculators/openmolcas/loprop.py)",
         "&GATEWAY",
         f"  Coord = {_one_line(xyz_name, 'xyz file name')}",
         f"  Basis = {_one_line(settings.basis, 'basis')}",
         "  Group = C1",
-        "",
-        "&SEWARD",
     ]
+    if settings.ricd:
+        lines.append("  RICD")
     if settings.relativistic:
         lines.append(f"  {_one_line(settings.relativistic, 'relativistic keyword')}")
-    lines += ["", "&SCF", f"  KSDFT = {_one_line(settings.functional, 'functional')}"]
+    functional = _one_line(settings.functional, "functional")
+    lines += ["", "&SEWARD", "", "&SCF", f"  KSDFT = {functional}"]
     lines.append(f"  Charge = {int(charge)}")
+    if settings.scf_iterations is not None:
+        lines.append(f"  Iterations = {int(settings.scf_iterations)}")
     if multiplicity != 1:
         lines += ["  UHF", f"  Spin = {int(multiplicity)}"]
     lines += ["", "&LOPROP"]
@@ -507,33 +520,75 @@ def parse_loprop_charges(text: str) -> list[CenterCharge]:
     return centres
 
 
-# --- program versions ------------------------------------------------------------------
-
-_VERSION_PATTERNS = {
-    "openmolcas": re.compile(r"^\s*version:?\s+(v?\d+\.\d+\S*)\s*$", re.MULTILINE),
-    "openmolcas_patch": re.compile(r"^\s*patch level:?\s+(\S+)\s*$", re.MULTILINE),
-    "pymolcas": re.compile(r"pymolcas version\s+(\S+)"),
-}
-
-
-def program_versions(text: str, head_lines: int = 400) -> dict[str, str]:
-    """Versions from the pymolcas banner at the top of an output; {} when there is none.
-
-    The banner prints ``version <V>`` and ``patch level <P>`` lines (pymolcas' banner template);
-    a stamped build also prints ``pymolcas version <v>``. Only the head is searched, so a later
-    "version" word in a module's output is not mistaken for it. Not yet seen in a complete real
-    output: the stored real files are LoProp excerpts without the banner.
-    """
-    head = "\n".join(text.splitlines()[:head_lines])
-    found = {}
-    for name, pattern in _VERSION_PATTERNS.items():
-        match = pattern.search(head)
-        if match:
-            found[name] = match.group(1)
-    return found
-
-
 # --- template and calculator -----------------------------------------------------------
+
+
+_STOP_MODULE = re.compile(r"^--- Stop Module: *(\S+) .*?/rc=(\S+) ---", re.MULTILINE)
+_START_MODULE = re.compile(r"^--- Start Module: *(\S+) ", re.MULTILINE)
+_MOLCAS_ERROR = re.compile(r"^ *#+ +ERROR: *(.*?) *#+ *$", re.MULTILINE)
+_NO_CONVERGENCE = re.compile(r"No convergence after +(\d+) +Iterations")
+_BAD_CHARGE = "Error in definition of molecular charge"
+_ALL_IS_WELL = "_RC_ALL_IS_WELL_"
+MODULES = ("gateway", "seward", "scf", "loprop")
+
+
+def _error_detail(text: str, at: int) -> str:
+    """The ERROR line before `at` plus the explanation OpenMolcas prints under its box."""
+    errors = list(_MOLCAS_ERROR.finditer(text, 0, at))
+    if not errors:
+        return ""
+    detail = errors[-1].group(1)
+    after = [
+        line.strip()
+        for line in text[errors[-1].end() : at].splitlines()
+        if line.strip() and not line.strip().startswith(("#", "[ process"))
+    ]
+    return "; ".join([detail, *after[:2]])
+
+
+def check_run(text: str) -> None:
+    """Raise CalculationFailed naming the cause when the pymolcas run did not finish cleanly.
+
+    Reads the driver's ``--- Stop Module: <m> ... /rc=<code> ---`` lines (real 22.10 outputs):
+    ``_RC_NOT_CONVERGED_`` from SCF is a chemistry failure ("No convergence after N
+    Iterations"); ``_RC_INPUT_ERROR_`` and SCF's "Error in definition of molecular charge"
+    (charge and multiplicity impossible) are input errors, never retried; any other code names
+    the module and code; an output that stops inside a module, or before LoProp, is truncated.
+    """
+    for stop in _STOP_MODULE.finditer(text):
+        module, rc = stop.group(1), stop.group(2)
+        if rc == _ALL_IS_WELL:
+            continue
+        head = text[: stop.start()]
+        if module == "scf" and rc == "_RC_NOT_CONVERGED_":
+            found = _NO_CONVERGENCE.search(head)
+            count = f" after {found.group(1)} iterations" if found else ""
+            raise CalculationFailed(f"SCF not converged{count} (OpenMolcas rc={rc})")
+        if _BAD_CHARGE in head:
+            raise CalculationFailed(
+                f"{module}: {_BAD_CHARGE} (charge and multiplicity do not fit the electron "
+                f"count; OpenMolcas rc={rc})",
+                "input",
+            )
+        detail = _error_detail(text, stop.start())
+        why = f": {detail}" if detail else ""
+        kind = "input" if rc == "_RC_INPUT_ERROR_" else "chemistry"
+        raise CalculationFailed(f"OpenMolcas {module} stopped with rc={rc}{why}", kind)
+    started = _START_MODULE.findall(text)
+    stopped = [m for m, _ in _STOP_MODULE.findall(text)]
+    if not started:
+        raise CalculationFailed(
+            "output has no '--- Start Module' line: pymolcas did not start a module "
+            "(truncated, or the driver itself failed)"
+        )
+    if len(stopped) < len(started):
+        raise CalculationFailed(
+            f"output truncated: it stops inside module {started[-1]} (no 'Stop Module' line)"
+        )
+    if "loprop" not in stopped:
+        raise CalculationFailed(
+            f"output truncated: modules {', '.join(stopped)} finished but LoProp never ran"
+        )
 
 
 def _read_text(path: Path, kind: str) -> str:
@@ -567,25 +622,33 @@ def proxy_values(domains: Sequence[LoPropDomain], job: LoPropJob) -> dict[str, A
 
 @dataclass(frozen=True)
 class LoPropTemplate:
-    """Pure part: writes <project>.xyz/.input/.job.json, parses <project>.log."""
+    """Pure part: writes <project>.xyz/.input/.job.json, parses <project>.log.
+
+    `resources` and `pymolcas` only shape the command line (memory, threads, which script):
+    they never change the result, so they are not part of any calculation key.
+    """
 
     settings: LoPropSettings = field(default_factory=LoPropSettings)
     project: str = "loprop"  # file stem; never derived from a SMILES
-    program: str = field(default=PROGRAM, init=False)
+    resources: MolcasResources = field(default_factory=MolcasResources)
+    pymolcas: str | None = None  # path of the pymolcas script; None: program.pymolcas_path()
+    program: str = field(default=ENV_PROGRAM, init=False)  # `env VAR=.. python pymolcas`
 
     def __post_init__(self) -> None:
         if not _PROJECT.fullmatch(self.project):
             raise ValueError(f"project name {self.project!r} must match {_PROJECT.pattern}")
 
     def write_inputs(self, item: LoPropJob, workdir: Path) -> list[str]:
-        """Write the geometry, the input and the job record; return pymolcas' arguments."""
+        """Write the geometry, the input and the job record; return the command's arguments."""
         validate_job(item)
         xyz, inp = f"{self.project}.xyz", f"{self.project}.input"
         comment = f"{self.project}: charge {item.charge} multiplicity {item.multiplicity}"
         (workdir / xyz).write_text(xyz_text(item.elements, item.coordinates, comment))
         (workdir / inp).write_text(input_text(xyz, item.charge, item.multiplicity, self.settings))
         (workdir / f"{self.project}.job.json").write_text(json.dumps(asdict(item), indent=1))
-        return [inp]
+        program, args = molcas_command(inp, workdir, self.resources, self.pymolcas)
+        assert program == self.program
+        return args
 
     def output_name(self) -> str:
         return f"{self.project}.log"
@@ -599,7 +662,9 @@ class LoPropTemplate:
     def parse(self, workdir: Path) -> dict[str, Any]:
         """Proxy values of the job's donor atom, after checking the output matches the job."""
         job = self._job(workdir)
-        domains = parse_localized_properties(_read_text(workdir / self.output_name(), "output"))
+        text = _read_text(workdir / self.output_name(), "output")
+        check_run(text)
+        domains = parse_localized_properties(text)
         check_against_job(domains, job)
         return proxy_values(domains, job)
 
@@ -608,23 +673,39 @@ class LoPropTemplate:
         return program_versions(path.read_text(errors="replace")) if path.exists() else {}
 
 
+def _pymolcas_override(launcher: Launcher) -> str | None:
+    """A launcher's ``executables["pymolcas"]`` (the script's path where it runs), if any."""
+    return dict(getattr(launcher, "executables", None) or {}).get(PROGRAM)
+
+
 @dataclass(frozen=True)
 class OpenMolcasLoProp:
-    """HPC proxy calculator: OpenMolcas KS-DFT + LoProp, run through a Launcher."""
+    """HPC proxy calculator: OpenMolcas KS-DFT + LoProp, run through a Launcher.
+
+    The pymolcas path comes from the launcher's ``executables["pymolcas"]`` when it has one
+    (the path on the workers), else from ``program.pymolcas_path()``.
+    """
 
     settings: LoPropSettings = field(default_factory=LoPropSettings)
     launcher: Launcher = field(default_factory=SubprocessLauncher)
+    resources: MolcasResources = field(default_factory=MolcasResources)
     name: str = field(default="openmolcas_loprop", init=False)
-    version: str = field(default="1", init=False)
+    version: str = field(default="2", init=False)
+
+    def method_for(self, versions: dict[str, str]) -> str:
+        s = self.settings
+        extras = "".join(f" {x}" for x in ("RICD" if s.ricd else "", s.relativistic or "") if x)
+        return f"{openmolcas_label(versions)} KS-DFT {s.functional}/{s.basis}{extras} + LoProp"
 
     @property
     def method(self) -> str:
-        rel = f" {self.settings.relativistic}" if self.settings.relativistic else ""
-        return f"OpenMolcas KS-DFT {self.settings.functional}/{self.settings.basis}{rel} + LoProp"
+        return self.method_for(installed_versions(_pymolcas_override(self.launcher)))
 
     @property
     def template(self) -> LoPropTemplate:
-        return LoPropTemplate(self.settings)
+        return LoPropTemplate(
+            self.settings, resources=self.resources, pymolcas=_pymolcas_override(self.launcher)
+        )
 
     def canonical_input(self, item: LoPropJob) -> dict[str, Any]:
         """Everything the result depends on; coordinates rounded to 1e-6 Angstrom."""
@@ -638,9 +719,18 @@ class OpenMolcasLoProp:
         }
 
     def run(self, item: LoPropJob, workdir: Path | None = None) -> CalcResult:
-        """Write, launch, parse; a scratch directory is made (and kept) when none is given."""
+        """Write, launch, parse; a scratch directory is made (and kept) when none is given.
+
+        The stored method names the OpenMolcas version of the output's own banner.
+        """
         where = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="openmolcas_loprop_"))
         template = self.template
-        return run_program(
+        result = run_program(
             self, template, item, where, self.launcher, UNITS, template.program_versions
         )
+        changes: dict[str, Any] = {}
+        if result.program_versions.get("openmolcas"):
+            changes["method"] = self.method_for(result.program_versions)
+        if result.reason and result.reason.startswith(f"{ENV_PROGRAM} exited"):
+            changes["reason"] = PROGRAM + result.reason[len(ENV_PROGRAM) :]
+        return replace(result, **changes) if changes else result
