@@ -66,6 +66,7 @@ from calculators.orca.chain import (
     optimised_complex,
 )
 from calculators.structure import FEATURE_NAMES
+from calculators.values import FEATURE_UNITS
 from gauss import chem
 
 GeometryRecipe = Literal["embedded", "orca"]
@@ -82,14 +83,7 @@ UNITS = (
     | {"kd_energies": "cm-1", "g_ground": "1", "g_doublets": "1", "spin_free_energies": "cm-1"}
     | {"lowest_so_energy_eh": "Eh", "lowest_sextet_energy_eh": "Eh", "so_states": "count"}
     | {"dy_donor_distances": "angstrom", "active_f_character": "1"}
-    | {
-        "donor_z": "1",
-        "mpp": "angstrom",
-        "sdp": "angstrom",
-        "angle_lml": "degree",
-        "dist_md_short": "angstrom",
-        "dist_md_long": "angstrom",
-    }
+    | FEATURE_UNITS
 )
 
 

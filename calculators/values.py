@@ -16,6 +16,16 @@ N_DOUBLETS = 8  # 2J + 1 = 16 states of J = 15/2, in Kramers pairs
 GAPS: tuple[str, ...] = tuple(f"gap_{i}" for i in range(1, N_DOUBLETS))
 KD_UNITS: dict[str, str] = {g: "cm-1" for g in GAPS} | {"kd_energies": "cm-1", "g_ground": "1"}
 
+# the six structural features of a [M(H2O)5L2] complex (calculators.structure.FEATURE_NAMES)
+FEATURE_UNITS: dict[str, str] = {
+    "donor_z": "1",
+    "mpp": "angstrom",
+    "sdp": "angstrom",
+    "angle_lml": "degree",
+    "dist_md_short": "angstrom",
+    "dist_md_long": "angstrom",
+}
+
 PROXY_VALUES: tuple[str, ...] = ("charge", "dipole", "polarizability", "atomic_number")
 PROXY_UNITS: dict[str, str] = {
     "charge": "e",

@@ -52,20 +52,13 @@ from calculators.orca import (
     swap_metal,
 )
 from calculators.structure import FEATURE_NAMES
+from calculators.values import FEATURE_UNITS
 from gauss import chem
 
 STEP_CONSTRAINED = "1-opt-constrained"
 STEP_FREE = "2-opt-free"
 STEP_CASSCF = "3-casscf"
 MARKER = "calculation.json"  # records which calculation a work directory belongs to
-FEATURE_UNITS = {
-    "donor_z": "1",
-    "mpp": "angstrom",
-    "sdp": "angstrom",
-    "angle_lml": "degree",
-    "dist_md_short": "angstrom",
-    "dist_md_long": "angstrom",
-}
 
 
 class StepFailed(CalculationFailed):
