@@ -186,6 +186,12 @@ def init_campaign(ctx: RoundContext) -> dict[str, Any]:
             "seconds": {"compute": time.perf_counter() - start},
         }
         manifest = _manifest(ctx, 0, round_metrics, seeds=[])
+        if spec.initial_set == "published":  # round 0's labels were not computed by ctx.calc
+            manifest["calculator"] = {
+                "name": published.PUBLISHED_CALCULATOR,
+                "version": published.published_kd().attrs["sha256"][:12],
+                "method": published.PUBLISHED_METHOD,
+            }
         tables = {"ligands": _ligand_rows(ligands, "initial"), "labels": labels}
         if len(calcs):
             tables["calculations"] = calcs

@@ -266,6 +266,8 @@ def test_campaign_from_published_casscf_labels_compares_within_one_method(tmp_pa
     m0 = init_campaign(ctx)
     assert CALLS == [] and m0["calculations"] == 0
     assert m0["label_methods"] == {published.PUBLISHED_METHOD: 40}
+    calculator = ctx.store.rounds()[0].manifest["calculator"]
+    assert calculator["name"] == "published-casscf"  # round 0 names where its labels came from
     labels0 = ctx.store.read("labels", round=0)
     table = published.published_kd().set_index("smiles")
     assert labels0["gap_3"].tolist() == table.loc[labels0["smiles"], "gap_3"].tolist()
