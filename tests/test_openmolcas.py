@@ -627,25 +627,11 @@ XTB_O1 = (
 METHOXIDE_RDKIT_LOG = FIXTURES / "real_methoxide_rdkitgeom_pbe_ano-r2_loprop.log"
 
 
-@dataclass
-class FixedReplay:
-    """Replays one stored output for every launch; records (program, args)."""
-
-    path: Path
-    returncode: int = 0
-    calls: list = field(default_factory=list)
-
-    def launch(self, program, args, workdir, stdout):
-        self.calls.append((program, list(args)))
-        stdout.write_text(self.path.read_text())
-        return LaunchOutcome(self.returncode, 0.0, stdout)
-
-
 def test_molcas_proxy_gives_the_donor_loprop_values_of_a_real_run(tmp_path):
     from calculators import proxy_xtb
     from calculators.proxy_molcas import MolcasProxy
 
-    launcher = FixedReplay(METHOXIDE_LOG)
+    launcher = ReplayLauncher(METHOXIDE_LOG.read_text())
     calc = MolcasProxy(launcher=launcher, scratch_root=tmp_path)
     res = calc.run("[O-]C")
     assert res.ok, res.reason
@@ -664,7 +650,7 @@ def test_molcas_proxy_gives_the_donor_loprop_values_of_a_real_run(tmp_path):
         "OpenMolcas v22.10 KS-DFT PBE/ANO-R2 RICD + LoProp on the free ligand, "
         "RDKit ETKDGv3/MMFF94 then GFN2-xTB gas-phase optimised geometry"
     )
-    [(program, args)] = launcher.calls
+    [(program, args, _)] = launcher.calls
     assert program == "env" and args[-1] == "loprop.input"
     written = tmp_path / res.key
     assert (written / "loprop.input").read_text() == (
@@ -677,21 +663,23 @@ def test_molcas_proxy_gives_the_donor_loprop_values_of_a_real_run(tmp_path):
 def test_each_geometry_recipe_replays_only_its_own_real_output(tmp_path):
     from calculators.proxy_molcas import MolcasProxy, MolcasProxyRdkitGeometry
 
-    rdkit = MolcasProxyRdkitGeometry(launcher=FixedReplay(METHOXIDE_RDKIT_LOG))
+    rdkit = MolcasProxyRdkitGeometry(launcher=ReplayLauncher(METHOXIDE_RDKIT_LOG.read_text()))
     res = rdkit.run("[O-]C", tmp_path / "rdkit")
     assert res.ok, res.reason
     assert res.values["charge"] == pytest.approx(-0.78454783, abs=1e-9)
     assert res.values["polarizability"] == pytest.approx(6.39124847, abs=1e-9)
     assert res.method.endswith("RDKit ETKDGv3/MMFF94 geometry")
     # the other recipe's output belongs to another geometry: the centre check rejects it
-    crossed = MolcasProxy(launcher=FixedReplay(METHOXIDE_RDKIT_LOG)).run("[O-]C", tmp_path / "x")
+    crossed = MolcasProxy(launcher=ReplayLauncher(METHOXIDE_RDKIT_LOG.read_text())).run(
+        "[O-]C", tmp_path / "x"
+    )
     assert crossed.status == "failed" and "centre is" in crossed.reason
 
 
 def test_xtb_optimisation_that_moves_a_proton_is_a_failed_row_before_any_launch(tmp_path):
     from calculators.proxy_molcas import MolcasProxy
 
-    launcher = FixedReplay(METHOXIDE_LOG)
+    launcher = ReplayLauncher(METHOXIDE_LOG.read_text())
     # the OH proton moves onto the aziridinide N in the gas-phase GFN2-xTB optimisation
     res = MolcasProxy(launcher=launcher).run("[N-]1C(C1C)CO", tmp_path / "w")
     assert (res.status, res.failure_kind) == ("failed", "chemistry")
@@ -705,7 +693,7 @@ def test_xtb_optimisation_that_moves_a_proton_is_a_failed_row_before_any_launch(
 def test_molcas_proxy_rejects_the_output_of_another_molecule(tmp_path):
     from calculators.proxy_molcas import MolcasProxy
 
-    res = MolcasProxy(launcher=FixedReplay(H2O_LOG)).run("[O-]C", tmp_path / "w")
+    res = MolcasProxy(launcher=ReplayLauncher(H2O_LOG.read_text())).run("[O-]C", tmp_path / "w")
     assert (res.status, res.failure_kind) == ("failed", "chemistry")
     assert "3 atomic domains but the geometry has 5" in res.reason
     assert res.workdir == str(tmp_path / "w") and res.values == {} and res.units == {}
@@ -714,7 +702,9 @@ def test_molcas_proxy_rejects_the_output_of_another_molecule(tmp_path):
 def test_molcas_proxy_real_noconv_output_is_a_failed_row(tmp_path):
     from calculators.proxy_molcas import MolcasProxy
 
-    res = MolcasProxy(launcher=FixedReplay(H2O_NOCONV_LOG, 96)).run("[O-]C", tmp_path / "w")
+    res = MolcasProxy(launcher=ReplayLauncher(H2O_NOCONV_LOG.read_text(), 96)).run(
+        "[O-]C", tmp_path / "w"
+    )
     assert (res.status, res.failure_kind) == ("failed", "chemistry")
     assert res.reason == (
         "pymolcas exited 96: SCF not converged after 2 iterations "
