@@ -16,6 +16,8 @@ import contextlib
 import dataclasses
 import functools
 import io
+import os
+import shutil
 import tempfile
 import threading
 from collections import Counter
@@ -147,11 +149,30 @@ def _molsimplify_generator() -> tuple[Callable, dict[str, str]]:
     return startgen_pythonic, wanted
 
 
+@contextlib.contextmanager
+def _scratch_dir():
+    """This process's molSimplify directory, emptied after each build but never removed.
+
+    chdir is process-wide: a process another thread starts during a build (a Parsl block,
+    a program) inherits this directory as its cwd, so it must outlive the build.
+    """
+    path = Path(tempfile.gettempdir()) / f"gauss-molsimplify-{os.getpid()}"
+    path.mkdir(exist_ok=True)
+    try:
+        yield path
+    finally:
+        for item in path.iterdir():
+            if item.is_dir():
+                shutil.rmtree(item)
+            else:
+                item.unlink(missing_ok=True)
+
+
 def _run_molsimplify(smiles: str, metal: str) -> tuple[list[str], np.ndarray, int]:
     """Elements, coordinates and molSimplify's charge, built in a throw-away directory.
 
     molSimplify prints a lot (Python stdout) and Open Babel warns on C++ stderr; both are
-    silenced and the directory it runs in is removed afterwards.
+    silenced and the directory it runs in is emptied afterwards.
     """
     startgen_pythonic, numpy_errors = _molsimplify_generator()
     from openbabel import openbabel as ob
@@ -160,7 +181,7 @@ def _run_molsimplify(smiles: str, metal: str) -> tuple[list[str], np.ndarray, in
     log = io.StringIO()
     with (
         _MOLSIMPLIFY_LOCK,
-        tempfile.TemporaryDirectory(prefix="molsimplify-") as tmp,
+        _scratch_dir() as tmp,
         contextlib.chdir(tmp),
         contextlib.redirect_stdout(log),
         contextlib.redirect_stderr(log),
