@@ -412,6 +412,7 @@ def test_campaign_init_submits_round_zero_through_the_slurm_profile(slurm, tmp_p
 
     spec = tmp_path / "spec.yaml"
     doc = {"name": "initslurm", "corpus": str(QM9_LIGANDS_SAMPLE), "initial_size": 4}
+    doc["seeds_per_round"] = 2  # preflight: seeds cannot exceed the initial set
     spec.write_text(yaml.safe_dump({**doc, "profile": "slurm"}))
     env = dict(os.environ, GAUSS_STORE=str(tmp_path / "store"))
     env["GAUSS_PROFILES"] = str(profiles_file(tmp_path))
