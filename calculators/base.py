@@ -21,6 +21,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+from storage.canonical import canonical_json
+
 Status = Literal["ok", "failed"]
 FailureKind = Literal["chemistry", "infrastructure", "input"]
 
@@ -102,18 +104,15 @@ class CalcResult:
         return rec
 
 
-def canonical_json(data: Any) -> str:
-    """Deterministic JSON (sorted keys, no whitespace) for hashing inputs."""
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
-
-
 def calculation_key(name: str, version: str, canonical_input: Mapping[str, Any]) -> str:
     """Content hash of (calculator name, version, canonical input).
 
     Bumping a calculator's version changes every key (invalidates its cache); refactoring code
     without changing the version or inputs does not.
     """
-    payload = canonical_json({"name": name, "version": version, "input": canonical_input})
+    payload = canonical_json(
+        {"name": name, "version": version, "input": canonical_input}, f"input of {name}"
+    )
     return hashlib.sha256(payload.encode()).hexdigest()
 
 

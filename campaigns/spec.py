@@ -20,8 +20,8 @@ from pydantic import (
     model_validator,
 )
 
+from storage.canonical import canonical_json
 from storage.names import NAME_PATTERN, NAME_RULE, validate_campaign_name
-from storage.store import canonical_json
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # Defaults are relative to the project root, so a spec (and its hash) does not depend on

@@ -45,6 +45,7 @@ import pyarrow.compute as pc
 from deltalake import DeltaTable, write_deltalake
 
 from storage.atomic import atomic_replace, create_once
+from storage.canonical import canonical_json
 from storage.errors import (
     CampaignExists,
     CampaignNotFound,
@@ -75,14 +76,6 @@ class CommittedRound:
     content_sha256: str
     rows: dict[str, int]
     versions: dict[str, int]
-
-
-def canonical_json(data: Any, what: str) -> str:
-    """Sorted, compact JSON; NaN and non-JSON values are refused, naming `what`."""
-    try:
-        return json.dumps(data, sort_keys=True, separators=(",", ":"), allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{what} is not plain JSON: {exc}") from exc
 
 
 def _check_round_number(round_no: object) -> int:
