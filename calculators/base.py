@@ -96,6 +96,60 @@ class CalcResult:
     def ok(self) -> bool:
         return self.status == "ok"
 
+    @classmethod
+    def success(
+        cls,
+        calc: Calculator,
+        key: str,
+        values: Mapping[str, Any],
+        units: Mapping[str, str],
+        *,
+        seconds: float,
+        workdir: str | Path | None = None,
+        program_versions: Mapping[str, str] | None = None,
+        method: str | None = None,
+    ) -> CalcResult:
+        """An ok row of `calc` (its name, version and method unless `method` says otherwise)."""
+        return cls(
+            key=key,
+            calculator=calc.name,
+            version=calc.version,
+            method=method or calc.method,
+            status="ok",
+            values=dict(values),
+            units=dict(units),
+            program_versions=dict(program_versions or {}),
+            wall_seconds=seconds,
+            workdir=str(workdir) if workdir else None,
+        )
+
+    @classmethod
+    def failure(
+        cls,
+        calc: Calculator,
+        key: str,
+        reason: str,
+        kind: FailureKind,
+        *,
+        seconds: float = 0.0,
+        workdir: str | Path | None = None,
+        program_versions: Mapping[str, str] | None = None,
+        method: str | None = None,
+    ) -> CalcResult:
+        """A failed row of `calc` with its cause; no values, so nothing is mistaken for data."""
+        return cls(
+            key=key,
+            calculator=calc.name,
+            version=calc.version,
+            method=method or calc.method,
+            status="failed",
+            reason=reason,
+            failure_kind=kind,
+            program_versions=dict(program_versions or {}),
+            wall_seconds=seconds,
+            workdir=str(workdir) if workdir else None,
+        )
+
     def to_record(self) -> dict[str, Any]:
         """Flat, JSON-encoded record for Parquet storage."""
         rec = asdict(self)
@@ -230,7 +284,6 @@ def run_program(
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    base = dict(key=key, calculator=calc.name, version=calc.version, method=calc.method)
     outcome: LaunchOutcome | None = None
     try:
         args = template.write_inputs(item, workdir)
@@ -245,25 +298,21 @@ def run_program(
                 ) from exc
             raise
     except CalculationFailed as exc:
-        result = CalcResult(
-            **base,
-            status="failed",
-            reason=exc.reason,
-            failure_kind=exc.kind,
-            wall_seconds=time.perf_counter() - start,
-            workdir=str(workdir),
+        seconds = time.perf_counter() - start
+        result = CalcResult.failure(
+            calc, key, exc.reason, exc.kind, seconds=seconds, workdir=workdir
         )
         if outcome is None:
             return placed(result, Placement(), exc.attempts)
         return placed(result, outcome.placement, outcome.failed_attempts)
-    result = CalcResult(
-        **base,
-        status="ok",
-        values=values,
-        units=dict(units),
+    result = CalcResult.success(
+        calc,
+        key,
+        values,
+        units,
+        seconds=time.perf_counter() - start,
+        workdir=workdir,
         program_versions=versions,
-        wall_seconds=time.perf_counter() - start,
-        workdir=str(workdir),
     )
     return placed(result, outcome.placement, outcome.failed_attempts)
 
@@ -277,29 +326,22 @@ def run_embedded(
     workdir: Path | None = None,
 ) -> CalcResult:
     """Run an in-process calculation; CalculationFailed becomes a failed result."""
-    start, where = time.perf_counter(), Placement.here()
-    base = dict(
-        key=key_for(calc, item), calculator=calc.name, version=calc.version, method=calc.method
-    )
+    start, where, key = time.perf_counter(), Placement.here(), key_for(calc, item)
     try:
         values = compute(item)
     except CalculationFailed as exc:
-        result = CalcResult(
-            **base,
-            status="failed",
-            reason=exc.reason,
-            failure_kind=exc.kind,
-            wall_seconds=time.perf_counter() - start,
-            workdir=str(workdir) if workdir else None,
+        seconds = time.perf_counter() - start
+        result = CalcResult.failure(
+            calc, key, exc.reason, exc.kind, seconds=seconds, workdir=workdir
         )
         return placed(result, where)
-    result = CalcResult(
-        **base,
-        status="ok",
-        values=values,
-        units=dict(units),
-        program_versions=dict(program_versions),
-        wall_seconds=time.perf_counter() - start,
-        workdir=str(workdir) if workdir else None,
+    result = CalcResult.success(
+        calc,
+        key,
+        values,
+        units,
+        seconds=time.perf_counter() - start,
+        workdir=workdir,
+        program_versions=program_versions,
     )
     return placed(result, where)

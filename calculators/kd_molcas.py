@@ -326,17 +326,15 @@ class MolcasKD:
         if f"{ENV_PROGRAM} exited" in reason:  # the launcher ran `env ... pymolcas`
             reason = reason.replace(f"{ENV_PROGRAM} exited", f"{PROGRAM} exited")
         versions = self._versions(where)
-        result = CalcResult(
-            key=key,
-            calculator=self.name,
-            version=self.version,
-            method=self.method_for(versions, recipe) if versions else self.method,
-            status="failed",
-            reason=reason,
-            failure_kind=exc.kind,
+        result = CalcResult.failure(
+            self,
+            key,
+            reason,
+            exc.kind,
+            seconds=time.perf_counter() - start,
+            workdir=where,
             program_versions=versions,
-            wall_seconds=time.perf_counter() - start,
-            workdir=str(where),
+            method=self.method_for(versions, recipe) if versions else None,
         )
         last = getattr(exc, "placement", None) or _last_placement(records)
         return placed(result, last, [*_attempts(records), *exc.attempts])
@@ -346,17 +344,15 @@ class MolcasKD:
         orca = {
             f"orca[{s}]": r.version for s, r in records.items() if s != STEP_CASSCF and r.version
         }
-        result = CalcResult(
-            key=key,
-            calculator=self.name,
-            version=self.version,
-            method=self.method_for(versions, recipe),
-            status="ok",
-            values=values,
-            units=UNITS,
+        result = CalcResult.success(
+            self,
+            key,
+            values,
+            UNITS,
+            seconds=time.perf_counter() - start,
+            workdir=where,
             program_versions=versions | orca | extra,
-            wall_seconds=time.perf_counter() - start,
-            workdir=str(where),
+            method=self.method_for(versions, recipe),
         )
         return placed(result, _last_placement(records), _attempts(records))
 

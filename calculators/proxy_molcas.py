@@ -193,19 +193,13 @@ class MolcasProxy:
         lig = chem.ligand(smiles)  # bad input is an error, not a row
         key = key_for(self, smiles)
         where = Path(workdir) if workdir else Path(self.scratch_root) / key
-        own = dict(key=key, calculator=self.name, version=self.version, method=self.method)
         start = time.perf_counter()
         try:
             job = ligand_job(lig, self.geometry)
         except CalculationFailed as exc:
-            return CalcResult(
-                **own,
-                status="failed",
-                reason=f"ligand geometry: {exc.reason}",
-                failure_kind=exc.kind,
-                wall_seconds=time.perf_counter() - start,
-                workdir=str(where),
-            )
+            reason = f"ligand geometry: {exc.reason}"
+            seconds = time.perf_counter() - start
+            return CalcResult.failure(self, key, reason, exc.kind, seconds=seconds, workdir=where)
         result = self.program.run(job, where)
         return dataclasses.replace(
             result,

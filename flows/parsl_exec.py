@@ -212,16 +212,8 @@ def infrastructure_failure(
     so a user can look the failure up in the batch system.
     """
     context = f"; {where}" if where else ""
-    return CalcResult(
-        key=key_for(calc, item),
-        calculator=calc.name,
-        version=calc.version,
-        method=calc.method,
-        status="failed",
-        reason=f"{type(exc).__name__}: {exc} (gave up after {tries} tries){context}",
-        failure_kind="infrastructure",
-        workdir=logs or None,
-    )
+    reason = f"{type(exc).__name__}: {exc} (gave up after {tries} tries){context}"
+    return CalcResult.failure(calc, key_for(calc, item), reason, "infrastructure", workdir=logs)
 
 
 BLOCKS_FILE = "blocks.json"  # scheduler jobs of the open executor; removed on a clean exit

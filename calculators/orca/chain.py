@@ -217,32 +217,31 @@ class OrcaKD:
         lig = chem.ligand(smiles)  # bad input is an error, not a row
         key = key_for(self, smiles)
         where = Path(workdir) if workdir else self.scratch_root / key
-        base = dict(key=key, calculator=self.name, version=self.version, method=self.method)
         records: dict[str, StepRecord] = {}
         start = time.perf_counter()
         try:
             claim_workdir(where, key, self.name, self.version)
             values = self._chain(lig, where, records)
         except CalculationFailed as exc:
-            result = CalcResult(
-                **base,
-                status="failed",
-                reason=exc.reason,
-                failure_kind=exc.kind,
+            result = CalcResult.failure(
+                self,
+                key,
+                exc.reason,
+                exc.kind,
+                seconds=time.perf_counter() - start,
+                workdir=where,
                 program_versions=_orca_versions(records),
-                wall_seconds=time.perf_counter() - start,
-                workdir=str(where),
             )
             last = getattr(exc, "placement", None) or _last_placement(records)
             return placed(result, last, [*_attempts(records), *exc.attempts])
-        result = CalcResult(
-            **base,
-            status="ok",
-            values=values,
-            units=self.units,
+        result = CalcResult.success(
+            self,
+            key,
+            values,
+            self.units,
+            seconds=time.perf_counter() - start,
+            workdir=where,
             program_versions=_orca_versions(records) | {"molSimplify": version("molSimplify")},
-            wall_seconds=time.perf_counter() - start,
-            workdir=str(where),
         )
         return placed(result, _last_placement(records), _attempts(records))
 
