@@ -18,10 +18,10 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-from campaigns.executors import LocalExecutor  # noqa: E402
 from campaigns.rounds import init_campaign, run_round  # noqa: E402
 from campaigns.spec import parse_spec  # noqa: E402
 from flows.context import build_context  # noqa: E402
+from flows.execution import make_executor  # noqa: E402
 from flows.settings import Settings  # noqa: E402
 
 
@@ -31,16 +31,17 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(store=Path(tmp), workers=args.workers)
+        settings = Settings(store=Path(tmp), workers=args.workers, executor="process")
         spec = parse_spec({"name": "bench", "initial_size": args.initial})
         start = time.perf_counter()
-        ctx = build_context(spec, settings, LocalExecutor(args.workers))
-        ctx.journal_every = 16
-        load = time.perf_counter() - start
-        m0 = init_campaign(ctx)
-        start = time.perf_counter()
-        m1 = run_round(ctx)
-        total = time.perf_counter() - start
+        with make_executor("local", Path(tmp) / "runinfo", settings) as executor:
+            ctx = build_context(spec, settings, executor)
+            ctx.journal_every = 16
+            load = time.perf_counter() - start
+            m0 = init_campaign(ctx)
+            start = time.perf_counter()
+            m1 = run_round(ctx)
+            total = time.perf_counter() - start
     plan, compute = m1["seconds"]["plan"], m1["seconds"]["compute"]
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, workers={args.workers}")
     print(f"round 0: {m0['calculations']} calculations in {m0['seconds']['compute']:.1f} s")
