@@ -28,7 +28,7 @@ from campaigns.spec import CampaignSpec
 from flows import preflight
 from flows.context import build_context
 from flows.execution import make_executor
-from flows.settings import get_settings
+from flows.settings import get_settings, with_path_defaults
 from storage.store import CampaignStore
 
 
@@ -229,6 +229,7 @@ def launch_campaign(spec: CampaignSpec, rounds_to_run: RoundsToRun = 1) -> list[
 
 
 def _campaign(spec: CampaignSpec, rounds_to_run: int, profile: str | None) -> list[dict]:
+    spec = with_path_defaults(spec, get_settings())
     store = CampaignStore(get_settings().store, spec.name)
     results: list[dict[str, Any]] = []
     preflight.check(spec, get_settings())

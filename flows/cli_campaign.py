@@ -37,9 +37,10 @@ def _store(name: str):
 
 def _spec(path: Path):
     from campaigns.spec import SpecError, load_spec
+    from flows.settings import with_path_defaults
 
     try:
-        return load_spec(path)
+        return with_path_defaults(load_spec(path), get_settings())
     except SpecError as exc:
         fail(str(exc))
 

@@ -86,13 +86,12 @@ def sample_cmd(
     out: Annotated[Path | None, typer.Option(help="write all samples to this Parquet")] = None,
 ) -> None:
     """LP-sample new ligands around seed ligands (z' = z + sigma * eps), novel vs the corpus."""
-    from campaigns.spec import DEFAULT_MODEL, REPO_ROOT
     from gauss import chem, corpus, sampling
     from gauss.model import load_checkpoint
     from gauss.tokenizer import TokenizerError
 
     try:
-        lm = load_checkpoint(model or REPO_ROOT / DEFAULT_MODEL)
+        lm = load_checkpoint(model or get_settings().model)
         ligs = [chem.ligand(s).smiles for s in seeds]
         z = sampling.encode_smiles(lm, ligs)
     except (chem.LigandError, TokenizerError, FileNotFoundError) as exc:
@@ -118,7 +117,6 @@ def map_cmd(
     """Encode a ligand table, project the latent means to 2-D (PCA), plot coloured by a column."""
     import pandas as pd
 
-    from campaigns.spec import DEFAULT_MODEL, REPO_ROOT
     from gauss import latent, sampling
     from gauss.model import load_checkpoint
 
@@ -126,7 +124,7 @@ def map_cmd(
     if color not in df.columns:
         fail(f"column {color!r} not in {table}; columns: {list(df.columns)}")
     df = df[df[color].notna()]
-    lm = load_checkpoint(model or REPO_ROOT / DEFAULT_MODEL)
+    lm = load_checkpoint(model or get_settings().model)
     z = sampling.encode_smiles(lm, df["smiles"].tolist())
     lmap = latent.fit_map(z)
     latent.plot_map(lmap, df[color].to_numpy(), out, color)

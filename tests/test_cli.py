@@ -68,3 +68,36 @@ def test_campaign_init_refuses_a_profile_without_settings_before_computing(tmp_p
     assert res.returncode != 0
     assert "'slurm' needs its settings" in res.stderr
     assert not (tmp_path / "store" / "initcli").exists()
+
+
+def test_campaign_init_takes_the_corpus_from_gauss_corpus_when_the_spec_names_none(
+    tmp_path, monkeypatch
+):
+    """GAUSS_CORPUS is the operator's corpus for specs that name none; the stored spec records
+    it, and a spec that names a corpus keeps its own."""
+    import os
+
+    from flows.settings import Settings, with_path_defaults
+    from storage.store import CampaignStore
+    from tests.conftest import QM9_LIGANDS_SAMPLE
+
+    path = _spec_file(tmp_path, seeds_per_round=2)
+    doc = path.read_text().replace(f"corpus: {QM9_LIGANDS_SAMPLE}\n", "")
+    assert "corpus" not in doc
+    path.write_text(doc)
+    env = dict(os.environ, GAUSS_STORE=str(tmp_path / "store"), GAUSS_EXECUTOR="process")
+    env |= {"GAUSS_WORKERS": "1", "GAUSS_CORPUS": str(QM9_LIGANDS_SAMPLE)}
+    res = run("campaign", "init", str(path), env=env)
+    assert res.returncode == 0, res.stderr
+    assert CampaignStore(tmp_path / "store", "initcli").spec()["corpus"] == str(QM9_LIGANDS_SAMPLE)
+
+    from campaigns.spec import DEFAULT_CORPUS, DEFAULT_MODEL, parse_spec
+
+    monkeypatch.delenv("GAUSS_CORPUS", raising=False)
+    monkeypatch.delenv("GAUSS_MODEL", raising=False)
+    bare = with_path_defaults(parse_spec({"name": "x"}), Settings(store=tmp_path))
+    assert (bare.corpus, bare.model) == (DEFAULT_CORPUS, DEFAULT_MODEL)
+    named = parse_spec({"name": "x", "corpus": "mine.parquet"})
+    chosen = Settings(corpus=tmp_path / "c.parquet", model=tmp_path / "m.pt")
+    assert with_path_defaults(named, chosen).corpus == named.corpus
+    assert with_path_defaults(named, chosen).model == tmp_path / "m.pt"
