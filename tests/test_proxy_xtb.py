@@ -2,7 +2,7 @@
 
 import os
 
-os.environ["OMP_NUM_THREADS"] = "1"  # before tblite loads libgomp (see NOTES)
+os.environ["OMP_NUM_THREADS"] = "1"  # before tblite loads libgomp (calculators/proxy_xtb.py)
 
 import re  # noqa: E402
 

@@ -59,7 +59,7 @@ def program_versions(workdir: Path) -> dict[str, str]:
 
 
 def check_errors(text: str) -> None:
-    """Raise on ORCA's own failure signatures (notes 2.8), most specific first."""
+    """Raise on ORCA's own failure signatures (docs/orca.md), most specific first."""
     if match := _OOM.search(text):
         raise InputError(f"ORCA out of memory: needs {match.group(1)} MB per process (%maxcore)")
     if _CAS_NOT_CONVERGED.search(text):
