@@ -21,7 +21,8 @@ def qm9_head(tmp_path_factory) -> Path:
     return path
 
 
-QM9_LIGANDS_SAMPLE = REPO / "tests" / "fixtures" / "ligands_sample.parquet"
+FIXTURES = REPO / "tests" / "fixtures"  # stored files; each folder's README says where from
+QM9_LIGANDS_SAMPLE = FIXTURES / "ligands_sample.parquet"
 SHIPPED_MODEL = REPO / "models" / "gauss2-calibrated" / "model.pt"
 
 

@@ -7,53 +7,29 @@ geometry checks all run for real. Fixture provenance: tests/fixtures/{orca,openm
 
 from __future__ import annotations
 
-import shutil
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from calculators import kd_embedded
-from calculators.base import CalculationFailed, LaunchOutcome, key_for
+from calculators.base import CalculationFailed, key_for
 from calculators.kd_embedded import EmbeddedKD
 from calculators.orca import CasscfSocTemplate, Resources, parse_opt_output
 from calculators.orca.chain import MARKER, STEP_CASSCF, STEP_CONSTRAINED, STEP_FREE, OrcaKD
 from calculators.proxy_molcas import MolcasProxy
 from calculators.proxy_xtb import XtbProxyCalculator
 from gauss import chem
+from tests.conftest import FIXTURES
+from tests.doubles import Replay, ReplayLauncher
 
-ORCA_FIX = Path(__file__).parent / "fixtures" / "orca"
+ORCA_FIX = FIXTURES / "orca"
 ETHOXIDE_OPT = ORCA_FIX / "y_opt_ethoxide_synthetic.out"
 CYANOFORMATE_OPT = ORCA_FIX / "y_opt_cyanoformate_synthetic.out"
 DY_OK = ORCA_FIX / "dy_sextets_synthetic.out"
 DY_NOCONV = ORCA_FIX / "dy_sextets_noconv.out"
 # The 6H15/2 doublets written into dy_sextets_synthetic.out (see its README entry).
 FIXTURE_GAPS = [152.37, 231.84, 287.91, 344.62, 402.27, 468.05, 541.73]
-
-Replay = Path | CalculationFailed  # a stored output, or what the launcher itself raises
-
-
-@dataclass
-class ReplayLauncher:
-    """Per (program, step directory) a stored output and exit code; records every launch."""
-
-    script: dict[tuple[str, str | None], tuple[Replay, int]]
-    calls: list[tuple[str, list[str], Path]] = field(default_factory=list)
-
-    def launch(self, program: str, args: list[str], workdir: Path, stdout: Path) -> LaunchOutcome:
-        self.calls.append((program, list(args), workdir))
-        assert all((workdir / arg).is_file() for arg in args), "arguments must name written files"
-        entry = self.script.get((program, workdir.name)) or self.script[(program, None)]
-        replay, returncode = entry
-        if isinstance(replay, CalculationFailed):
-            raise replay
-        shutil.copyfile(replay, stdout)
-        return LaunchOutcome(returncode, 0.0, stdout)
-
-    @property
-    def steps(self) -> list[str]:
-        return [workdir.name for _, _, workdir in self.calls]
 
 
 def orca_replay(
@@ -65,9 +41,8 @@ def orca_replay(
     """Launcher for the three ORCA steps, with each step's exit code."""
     steps = (STEP_CONSTRAINED, STEP_FREE, STEP_CASSCF)
     replays = (opt1, opt2, casscf)
-    return ReplayLauncher(
-        {("orca", s): (r, c) for s, r, c in zip(steps, replays, codes, strict=True)}
-    )
+    per_step = {s: (r, c) for s, r, c in zip(steps, replays, codes, strict=True)}
+    return ReplayLauncher(per_step=per_step)
 
 
 def orca_kd(launcher: ReplayLauncher, **changes) -> OrcaKD:
@@ -109,10 +84,10 @@ def test_orca_chain_gives_seven_gaps_and_features_of_the_optimised_geometry(tmp_
     assert res.program_versions["orca"] == "6.1.1" and res.units["gap_1"] == "cm-1"
     assert res.key == key_for(orca_kd(launcher), "[O-]CC") and res.workdir == str(tmp_path / "w")
     assert launcher.steps == [STEP_CONSTRAINED, STEP_FREE, STEP_CASSCF]
-    assert [args for _, args, _ in launcher.calls] == [
-        ["y_opt.inp"],
-        ["y_opt.inp"],
-        ["dy_casscf_soc.inp"],
+    assert [(call.program, call.args) for call in launcher.calls] == [
+        ("orca", ["y_opt.inp"]),
+        ("orca", ["y_opt.inp"]),
+        ("orca", ["dy_casscf_soc.inp"]),
     ]
 
 
@@ -217,7 +192,7 @@ def test_metacharacter_smiles_never_reaches_arguments_or_file_names(tmp_path):
     assert res.values["dist_md_short"] == pytest.approx(2.27, abs=1e-4)
     assert len(launcher.calls) == 3
     forbidden = set("[]()=#")
-    for program, args, workdir in launcher.calls:
+    for program, args, workdir, _ in launcher.calls:
         assert program == "orca"
         assert all(smiles not in a and not forbidden & set(a) for a in args)
         assert smiles not in str(workdir) and not forbidden & set(str(workdir))

@@ -9,13 +9,12 @@ import gzip
 import json
 import re
 import shutil
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from calculators.base import CalculationFailed, LaunchOutcome
+from calculators.base import CalculationFailed
 from calculators.kd_molcas import MolcasKD, XYZError, donor_atoms, make_job, read_xyz
 from calculators.openmolcas import program as molcas_program
 from calculators.openmolcas.casscf import (
@@ -35,10 +34,14 @@ from calculators.openmolcas.casscf import (
     parse_rasscf,
 )
 from calculators.openmolcas.program import MolcasResources, molcas_available
+from calculators.orca.chain import STEP_CONSTRAINED, STEP_FREE
+from tests.conftest import FIXTURES
+from tests.doubles import ReplayLauncher
+from tests.slurm_cluster import run_molcas_in_a_slurm_job
 
-FIXTURES = Path(__file__).parent / "fixtures" / "openmolcas_kd"
-OH_XYZ = FIXTURES / "dy_h2o5_oh2_gfn2_alpb.xyz"
-OME_XYZ = FIXTURES / "dy_h2o5_ome2_gfn2_alpb.xyz"
+KD_FIX = FIXTURES / "openmolcas_kd"
+OH_XYZ = KD_FIX / "dy_h2o5_oh2_gfn2_alpb.xyz"
+OME_XYZ = KD_FIX / "dy_h2o5_ome2_gfn2_alpb.xyz"
 OK = "oh_mb_sextets"
 NOT_CONVERGED = "oh_mb_iter3_not_converged"
 WRONG_SPACE = "oh_mb_cionly_swapped_orbitals"
@@ -50,7 +53,7 @@ _ANISO_SO = re.compile(r"ENERGY OF THE SPIN-ORBIT STATE \(\s*(\d+)\) =\s+(-?\d+\
 
 
 def log(name: str) -> str:
-    with gzip.open(FIXTURES / f"{name}.log.gz", "rt") as fh:
+    with gzip.open(KD_FIX / f"{name}.log.gz", "rt") as fh:
         return fh.read()
 
 
@@ -63,7 +66,7 @@ def aniso_doublets(text: str, n: int = 8) -> list[float]:
 def stage(name: str, workdir: Path) -> Path:
     """A work directory holding a stored run's job record and output, as the run left it."""
     workdir.mkdir(parents=True, exist_ok=True)
-    shutil.copy(FIXTURES / f"{name}.job.json", workdir / "kd.job.json")
+    shutil.copy(KD_FIX / f"{name}.job.json", workdir / "kd.job.json")
     (workdir / "kd.log").write_text(log(name))
     return workdir
 
@@ -111,7 +114,7 @@ def test_rasscf_that_does_not_converge_is_a_chemistry_failure(tmp_path):
         CasscfTemplate().parse(stage(NOT_CONVERGED, tmp_path))
     assert err.value.kind == "chemistry"
     assert err.value.reason == "RASSCF (CASSCF) did not converge after 3 iterations"
-    assert "Iterations = 3, 100" in (FIXTURES / f"{NOT_CONVERGED}.input").read_text()
+    assert "Iterations = 3, 100" in (KD_FIX / f"{NOT_CONVERGED}.input").read_text()
 
 
 def test_active_space_that_is_not_the_4f_shell_is_a_chemistry_failure():
@@ -171,7 +174,7 @@ def test_output_of_another_geometry_is_rejected(tmp_path):
 
 
 def test_test_settings_input_is_what_the_stored_real_run_used():
-    assert input_text(oh_job(), TEST_SETTINGS) == (FIXTURES / f"{OK}.input").read_text()
+    assert input_text(oh_job(), TEST_SETTINGS) == (KD_FIX / f"{OK}.input").read_text()
 
 
 def test_production_input_gives_each_atom_role_its_basis():
@@ -269,22 +272,8 @@ def test_donor_atoms_are_the_seven_oxygens_bound_to_dy():
 # --- the calculator with a replayed real output -----------------------------------------
 
 
-@dataclass
-class Replay:
-    """Replays one stored real output for every launch; records (program, args)."""
-
-    name: str
-    returncode: int = 0
-    calls: list = field(default_factory=list)
-
-    def launch(self, program, args, workdir, stdout):
-        self.calls.append((program, list(args)))
-        stdout.write_text(log(self.name))
-        return LaunchOutcome(self.returncode, 0.0, stdout)
-
-
 def test_run_geometry_replayed_gives_the_stored_values_then_reuses_them(tmp_path):
-    replay = Replay(OK)
+    replay = ReplayLauncher(log(OK))
     calc = MolcasKD(settings=TEST_SETTINGS, launcher=replay, scratch_root=tmp_path)
     elements, xyz = read_xyz(OH_XYZ)
     result = calc.run_geometry(elements, xyz, 1)
@@ -294,15 +283,15 @@ def test_run_geometry_replayed_gives_the_stored_values_then_reuses_them(tmp_path
     assert result.program_versions["openmolcas"] == "v22.10"
     assert result.method.startswith("OpenMolcas v22.10 SA-CASSCF(9,7) (21 sextets) + RASSI-SO")
     assert "ANO-RCC-MB(Dy)" in result.method and result.method.endswith("user-given XYZ")
-    program, args = replay.calls[0]
-    assert program == "env" and args[-1] == "kd.input" and "MOLCAS_MEM=2000" in args
+    call = replay.calls[0]
+    assert call.program == "env" and call.args[-1] == "kd.input" and "MOLCAS_MEM=2000" in call.args
     assert result.units["gap_1"] == "cm-1" and len(result.values["dy_donor_distances"]) == 7
     again = calc.run_geometry(elements, xyz, 1)
     assert len(replay.calls) == 1 and again.values == result.values  # complete step reused
 
 
 def test_failed_run_keeps_its_work_directory_and_names_the_cause(tmp_path):
-    replay = Replay(NOT_CONVERGED, returncode=96)
+    replay = ReplayLauncher(log(NOT_CONVERGED), returncode=96)
     settings = dataclasses.replace(TEST_SETTINGS, max_iterations=3)
     calc = MolcasKD(settings=settings, launcher=replay, scratch_root=tmp_path)
     elements, xyz = read_xyz(OH_XYZ)
@@ -317,7 +306,7 @@ def test_failed_run_keeps_its_work_directory_and_names_the_cause(tmp_path):
 
 def test_run_smiles_uses_the_embedded_relaxed_complex(tmp_path):
     """The default geometry step rebuilds exactly the geometry the stored run was made on."""
-    replay = Replay(OK)
+    replay = ReplayLauncher(log(OK))
     calc = MolcasKD(settings=TEST_SETTINGS, launcher=replay, scratch_root=tmp_path)
     result = calc.run("[OH-]")
     assert result.ok, result.reason
@@ -334,8 +323,8 @@ def test_run_smiles_uses_the_embedded_relaxed_complex(tmp_path):
 
 def test_rerun_resumes_on_the_stored_embedded_geometry(tmp_path):
     """The production run's geometry, stored as the geometry step's result, is not rebuilt."""
-    record = json.loads((FIXTURES / f"{PRODUCTION}.job.json").read_text())["job"]
-    calc = MolcasKD(launcher=Replay(PRODUCTION), scratch_root=tmp_path)
+    record = json.loads((KD_FIX / f"{PRODUCTION}.job.json").read_text())["job"]
+    calc = MolcasKD(launcher=ReplayLauncher(log(PRODUCTION)), scratch_root=tmp_path)
     where = tmp_path / "w"
     where.mkdir()
     atoms = zip(record["elements"], record["coordinates"], strict=True)
@@ -385,34 +374,23 @@ def test_real_rasscf_iteration_limit_gives_a_failed_row(tmp_path):
     assert result.reason.endswith("RASSCF (CASSCF) did not converge after 3 iterations")
 
 
-@dataclass
-class StepReplay:
-    """Replays stored ORCA optimisations for the geometry steps; the CASSCF launch is lost."""
-
-    orca_output: Path
-    calls: list = field(default_factory=list)
-
-    def launch(self, program, args, workdir, stdout):
-        self.calls.append((program, Path(workdir).name))
-        if program == "orca":
-            shutil.copyfile(self.orca_output, stdout)
-            return LaunchOutcome(0, 0.0, stdout)
-        raise CalculationFailed("worker lost (test)", "infrastructure")
-
-
 def test_orca_geometry_step_feeds_the_optimised_y_geometry_as_dy(tmp_path):
     """geometry='orca' reuses the ORCA chain's two optimisation steps, then swaps Y for Dy."""
     from calculators.orca import parse_opt_output
 
-    orca_out = Path(__file__).parent / "fixtures" / "orca" / "y_opt_ethoxide_synthetic.out"
-    launcher = StepReplay(orca_out)
+    orca_out = FIXTURES / "orca" / "y_opt_ethoxide_synthetic.out"
+    # the stored ORCA optimisation for both geometry steps; the CASSCF launch is lost
+    launcher = ReplayLauncher(
+        CalculationFailed("worker lost (test)", "infrastructure"),
+        per_step={STEP_CONSTRAINED: (orca_out, 0), STEP_FREE: (orca_out, 0)},
+    )
     calc = MolcasKD(settings=TEST_SETTINGS, geometry="orca", launcher=launcher)
     result = calc.run("[O-]CC", tmp_path / "w")
     assert (result.status, result.failure_kind) == ("failed", "infrastructure")
     assert result.reason == "casscf: worker lost (test)"
-    assert launcher.calls == [
-        ("orca", "1-opt-constrained"),
-        ("orca", "2-opt-free"),
+    assert [(call.program, call.workdir.name) for call in launcher.calls] == [
+        ("orca", STEP_CONSTRAINED),
+        ("orca", STEP_FREE),
         ("env", "casscf"),
     ]
     job = json.loads((tmp_path / "w" / "casscf" / "kd.job.json").read_text())["job"]
@@ -433,27 +411,9 @@ def test_orca_geometry_step_feeds_the_optimised_y_geometry_as_dy(tmp_path):
 def test_real_kd_calculation_runs_inside_a_slurm_job(slurm, tmp_path):
     """Test settings on [Dy(H2O)5(OH)2]+: the geometry step and parsing run here, pymolcas
     runs as a Parsl bash app in a Slurm block of the single-node cluster (scripts/slurm-local)."""
-    from flows.execution import venv_bin_on_path
-    from flows.parsl_exec import ParslExecutor, ParslLauncher
-    from tests.slurm_cluster import _jobcomp_records, local_slurm, slurm_node
-
-    venv_bin_on_path()  # puts the venv's python3 first on PATH: pymolcas must not pick it
-    before = {r["JobId"] for r in _jobcomp_records()}
-    with ParslExecutor(local_slurm(), tmp_path / "runinfo") as ex:
-        calc = MolcasKD(
-            settings=TEST_SETTINGS,
-            launcher=ParslLauncher(ex),
-            resources=MolcasResources(mem_mb=1000, threads=1),
-            scratch_root=ex.run_dir / "scratch",
-        )
-        [result] = list(ex.map(calc, ["[OH-]"]))
-        blocks = ex.block_jobs()
-    assert result.ok, result.reason
+    result = run_molcas_in_a_slurm_job(MolcasKD, TEST_SETTINGS, "[OH-]", tmp_path)
     stored = parse_output(log(OK), TEST_SETTINGS)
     assert result.values["kd_energies"] == pytest.approx(stored["kd_energies"], abs=0.5)
-    assert result.job_id in blocks and result.node == slurm_node()
-    assert set(blocks) <= {r["JobId"] for r in _jobcomp_records()} - before
     workdir = Path(result.workdir)
-    assert workdir.is_relative_to(tmp_path / "runinfo" / "scratch")
     text = (workdir / "casscf" / "kd.log").read_text()
     assert f"Scratch area: {workdir.resolve() / 'casscf' / 'molcas_scratch' / 'kd'}" in text

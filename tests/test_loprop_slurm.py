@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from calculators.openmolcas import LoPropSettings, MolcasResources, molcas_available
+from calculators.openmolcas import LoPropSettings, molcas_available
 from calculators.openmolcas import program as molcas_program
-from tests.slurm_cluster import _jobcomp_records, local_slurm, slurm_node
+from tests.slurm_cluster import run_molcas_in_a_slurm_job
 
 pytestmark = [
     pytest.mark.cluster,
@@ -25,29 +25,14 @@ pytestmark = [
 
 def test_real_loprop_runs_inside_a_slurm_job(slurm, tmp_path):
     from calculators.proxy_molcas import MolcasProxy
-    from flows.execution import venv_bin_on_path
-    from flows.parsl_exec import ParslExecutor, ParslLauncher
 
-    venv_bin_on_path()  # puts the venv's python3 first on PATH: pymolcas must not pick it
-    before = {r["JobId"] for r in _jobcomp_records()}
-    with ParslExecutor(local_slurm(), tmp_path / "runinfo") as ex:
-        calc = MolcasProxy(
-            settings=LoPropSettings(basis="ANO-R0"),
-            launcher=ParslLauncher(ex),
-            resources=MolcasResources(mem_mb=1000, threads=1),
-            scratch_root=ex.run_dir / "scratch",
-        )
-        [result] = list(ex.map(calc, ["[O-]C"]))
-        blocks = ex.block_jobs()
-    assert result.ok, result.reason
+    result = run_molcas_in_a_slurm_job(
+        MolcasProxy, LoPropSettings(basis="ANO-R0"), "[O-]C", tmp_path
+    )
     assert result.values["atomic_number"] == 8 and result.values["label"] == "O1"
     assert -1.0 < result.values["charge"] < 0.0 and result.values["dipole"] > 0.0
     assert result.method.startswith(f"OpenMolcas {result.program_versions['openmolcas']} ")
-    # it ran in a block of this executor, on the cluster's node, and Slurm recorded the job
-    assert result.job_id in blocks and result.node == slurm_node()
-    assert set(blocks) <= {r["JobId"] for r in _jobcomp_records()} - before
     workdir = Path(result.workdir)
-    assert workdir.is_relative_to(tmp_path / "runinfo" / "scratch")
     log = (workdir / "loprop.log").read_text()
     for module in ("gateway", "seward", "scf", "loprop"):
         assert f"--- Stop Module: {module} " in log

@@ -9,7 +9,6 @@ settings). Truncated variants are cut from those real files inside the tests. Te
 
 import json
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -34,14 +33,16 @@ from calculators.openmolcas import (
 )
 from calculators.openmolcas import program as molcas_program
 from calculators.openmolcas.loprop import check_run
+from tests.conftest import FIXTURES
+from tests.doubles import ReplayLauncher
 
-FIXTURES = Path(__file__).parent / "fixtures" / "openmolcas"
-ETHANE_LOG = FIXTURES / "iochembd_molcas_dynamic_loprop_ethane_excerpt.log"
-CHARGES_LOG = FIXTURES / "iochembd_molcas_loprop_charges_excerpt.log"
-H2O_LOG = FIXTURES / "real_h2o_pbe_ano-r0_loprop.log"
-H2O_NOCONV_LOG = FIXTURES / "real_h2o_scf_not_converged.log"
-H2O_SEWARD_ERROR_LOG = FIXTURES / "real_h2o_rx2c_under_seward_input_error.log"
-H2O_ODD_LOG = FIXTURES / "real_h2o_odd_electrons_charge_error.log"
+MOLCAS_FIX = FIXTURES / "openmolcas"
+ETHANE_LOG = MOLCAS_FIX / "iochembd_molcas_dynamic_loprop_ethane_excerpt.log"
+CHARGES_LOG = MOLCAS_FIX / "iochembd_molcas_loprop_charges_excerpt.log"
+H2O_LOG = MOLCAS_FIX / "real_h2o_pbe_ano-r0_loprop.log"
+H2O_NOCONV_LOG = MOLCAS_FIX / "real_h2o_scf_not_converged.log"
+H2O_SEWARD_ERROR_LOG = MOLCAS_FIX / "real_h2o_rx2c_under_seward_input_error.log"
+H2O_ODD_LOG = MOLCAS_FIX / "real_h2o_odd_electrons_charge_error.log"
 H2O_SETTINGS = LoPropSettings(basis="ANO-R0")  # what real_h2o_pbe_ano-r0_loprop.input used
 needs_molcas = pytest.mark.skipif(
     not molcas_available(), reason=molcas_program.unavailable_reason()
@@ -408,7 +409,7 @@ def test_input_open_shell_and_options():
 
 
 def test_input_matches_the_stored_real_input():
-    stored = (FIXTURES / "real_h2o_pbe_ano-r0_loprop.input").read_text()
+    stored = (MOLCAS_FIX / "real_h2o_pbe_ano-r0_loprop.input").read_text()
     assert input_text("loprop.xyz", 0, 1, H2O_SETTINGS) == stored
 
 
@@ -419,8 +420,8 @@ def test_input_rejects_multiline_settings():
 
 def test_regression_inputs_show_nofield_removes_polarizabilities():
     """Real OpenMolcas tests: 014 (NoField) checks no LOPROP_A, 071 (field) checks 36."""
-    nh3 = (FIXTURES / "test_standard_014.input").read_text()
-    h2o = (FIXTURES / "test_standard_071.input").read_text()
+    nh3 = (MOLCAS_FIX / "test_standard_014.input").read_text()
+    h2o = (MOLCAS_FIX / "test_standard_071.input").read_text()
     assert "NoField" in nh3 and "LOPROP_A[" not in nh3
     assert "NoField" not in h2o
     assert h2o.count("#> LOPROP_A[") == 6 * 6  # 6 tensor components x 6 domains of 3 atoms
@@ -488,28 +489,14 @@ def test_key_depends_on_settings():
 # --- full run through base.run_program with replayed real outputs -------------------
 
 
-@dataclass
-class ReplayLauncher:
-    """Stands in for pymolcas: copies a stored output to the stdout path."""
-
-    output: str
-    returncode: int = 0
-    calls: list = field(default_factory=list)
-
-    def launch(self, program, args, workdir, stdout):
-        self.calls.append((program, list(args), sorted(p.name for p in workdir.iterdir())))
-        stdout.write_text(self.output)
-        return LaunchOutcome(self.returncode, 0.0, stdout)
-
-
 def test_replayed_real_run_gives_ok_result(tmp_path):
     launcher = ReplayLauncher(H2O_LOG.read_text())
     result = OpenMolcasLoProp(H2O_SETTINGS, launcher=launcher).run(h2o_job(), tmp_path)
     assert result.ok, result.reason
     assert result.method == "OpenMolcas v22.10 KS-DFT PBE/ANO-R0 RICD + LoProp"
-    [(program, args, files)] = launcher.calls
-    assert program == "env" and args[-1] == "loprop.input"
-    assert files == ["loprop.input", "loprop.job.json", "loprop.xyz", "molcas_scratch"]
+    [call] = launcher.calls
+    assert call.program == "env" and call.args[-1] == "loprop.input"
+    assert call.files == ["loprop.input", "loprop.job.json", "loprop.xyz", "molcas_scratch"]
     values = result.values
     assert (values["label"], values["atomic_number"]) == ("O1", 8)
     assert values["charge"] == pytest.approx(-0.50412520, abs=1e-9)
@@ -618,13 +605,13 @@ def test_real_scf_that_does_not_converge_gives_a_failed_row(tmp_path):
 
 # --- MolcasProxy: the ligand proxy calculator -----------------------------------------
 
-METHOXIDE_LOG = FIXTURES / "real_methoxide_pbe_ano-r2_loprop.log"  # GFN2-xTB geometry
+METHOXIDE_LOG = MOLCAS_FIX / "real_methoxide_pbe_ano-r2_loprop.log"  # GFN2-xTB geometry
 XTB_O1 = (
     -0.74558329,
     0.58769268,
     6.21499963,
 )  # O1 as printed there: charge, dipole, polarizability
-METHOXIDE_RDKIT_LOG = FIXTURES / "real_methoxide_rdkitgeom_pbe_ano-r2_loprop.log"
+METHOXIDE_RDKIT_LOG = MOLCAS_FIX / "real_methoxide_rdkitgeom_pbe_ano-r2_loprop.log"
 
 
 def test_molcas_proxy_gives_the_donor_loprop_values_of_a_real_run(tmp_path):
@@ -650,11 +637,11 @@ def test_molcas_proxy_gives_the_donor_loprop_values_of_a_real_run(tmp_path):
         "OpenMolcas v22.10 KS-DFT PBE/ANO-R2 RICD + LoProp on the free ligand, "
         "RDKit ETKDGv3/MMFF94 then GFN2-xTB gas-phase optimised geometry"
     )
-    [(program, args, _)] = launcher.calls
-    assert program == "env" and args[-1] == "loprop.input"
+    [call] = launcher.calls
+    assert call.program == "env" and call.args[-1] == "loprop.input"
     written = tmp_path / res.key
     assert (written / "loprop.input").read_text() == (
-        FIXTURES / "real_methoxide_pbe_ano-r2_loprop.input"
+        MOLCAS_FIX / "real_methoxide_pbe_ano-r2_loprop.input"
     ).read_text()
     xyz = (written / "loprop.xyz").read_text().split("\n")
     assert xyz[0] == "5" and [row.split()[0] for row in xyz[2:7]] == ["O", "C", "H", "H", "H"]

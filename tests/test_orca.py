@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import re
 import shutil
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from calculators import orca
-from calculators.base import CalculationFailed, LaunchOutcome, key_for, run_program
+from calculators.base import CalculationFailed, key_for, run_program
 from calculators.orca import (
     CasscfJob,
     CasscfSocTemplate,
@@ -21,8 +19,10 @@ from calculators.orca import (
     OptTemplate,
     Resources,
 )
+from tests.conftest import FIXTURES
+from tests.doubles import ReplayLauncher
 
-FIX = Path(__file__).parent / "fixtures" / "orca"
+FIX = FIXTURES / "orca"
 REAL = "co_plus_soc_min.out"
 DY = "dy_sextets_synthetic.out"
 DY_GAPS = [152.37, 231.84, 287.91, 344.62, 402.27, 468.05, 541.73]  # README: lowest 8 KDs
@@ -42,21 +42,6 @@ def y_geometry() -> Geometry:
 @pytest.fixture(scope="module")
 def dy_geometry(y_geometry: Geometry) -> Geometry:
     return orca.swap_metal(y_geometry, "Y", "Dy")
-
-
-@dataclass
-class ReplayLauncher:
-    """Stands in for ORCA: copies a stored output to the stdout path."""
-
-    source: Path
-    returncode: int = 0
-    calls: list[tuple[str, list[str]]] = field(default_factory=list)
-
-    def launch(self, program: str, args: list[str], workdir: Path, stdout: Path) -> LaunchOutcome:
-        assert (workdir / args[0]).is_file(), "input must be written before the launch"
-        self.calls.append((program, args))
-        shutil.copyfile(self.source, stdout)
-        return LaunchOutcome(self.returncode, 0.0, stdout)
 
 
 def reason_of(call, *args, **kwargs) -> CalculationFailed:
@@ -301,7 +286,9 @@ def test_replay_dy_run_gives_ok_result(tmp_path, dy_geometry):
     assert result.values["gaps_cm"] == pytest.approx(DY_GAPS)
     assert result.units["gaps_cm"] == "cm^-1"
     assert result.program_versions == {"orca": "6.1.1"}
-    assert launcher.calls == [("orca", ["dy_casscf_soc.inp"])]
+    assert [(call.program, call.args) for call in launcher.calls] == [
+        ("orca", ["dy_casscf_soc.inp"])
+    ]
 
 
 def test_replay_real_co_plus_output(tmp_path, dy_geometry):

@@ -38,8 +38,7 @@ from flows.profiles import (
 
 pytestmark = pytest.mark.integration
 
-TESTS = Path(__file__).resolve().parent
-ORCA_FIX = TESTS / "fixtures" / "orca"
+TESTS = Path(__file__).resolve().parent  # on the workers' PYTHONPATH, for CountingCalc
 DY_GAPS = [152.37, 231.84, 287.91, 344.62, 402.27, 468.05, 541.73]  # fixtures README
 METACHAR = "[O-]C(=O)C#N"
 
@@ -88,6 +87,15 @@ def ex(tmp_path_factory) -> Iterator[ParslExecutor]:
     run_dir = tmp_path_factory.mktemp("parsl_run")
     with ParslExecutor(cheap_profile(), run_dir, chunk_size=8, max_chunks_in_flight=2) as open_ex:
         yield open_ex
+
+
+def orca_fixture(name: str) -> Path:
+    """A stored ORCA output in tests/fixtures/orca. tests.conftest is imported here, not at the
+    top: the workers import this module, and there a `tests` package in site-packages shadows
+    ours."""
+    from tests.conftest import FIXTURES
+
+    return FIXTURES / "orca" / name
 
 
 def live_children() -> set[int]:
@@ -217,7 +225,7 @@ def replaying_orca(tmp_path: Path, fixture: str, code: int) -> Path:
         import pathlib, sys
         if not pathlib.Path(sys.argv[1]).read_text().startswith("!"):
             sys.exit("input file missing from the working directory")
-        sys.stdout.write(pathlib.Path({str(ORCA_FIX / fixture)!r}).read_text())
+        sys.stdout.write(pathlib.Path({str(orca_fixture(fixture))!r}).read_text())
         sys.exit({code})
         """,
     )
@@ -227,7 +235,7 @@ def replaying_orca(tmp_path: Path, fixture: str, code: int) -> Path:
 def dy_job():
     from calculators import orca
 
-    text = (ORCA_FIX / "y_opt_synthetic.out").read_text()
+    text = orca_fixture("y_opt_synthetic.out").read_text()
     return orca.CasscfJob(orca.swap_metal(orca.final_geometry(text), "Y", "Dy"), charge=1)
 
 
@@ -245,7 +253,7 @@ def test_launcher_replays_dy_output_through_map(ex, tmp_path, dy_job):
     workdir = Path(result.workdir)
     assert workdir == ex.run_dir / "scratch" / calc.name / key_for(calc, dy_job)
     out = (workdir / "dy_casscf_soc.out").read_text()
-    assert out == (ORCA_FIX / "dy_sextets_synthetic.out").read_text()
+    assert out == orca_fixture("dy_sextets_synthetic.out").read_text()
 
 
 def test_launcher_nonzero_exit_with_truncated_output_keeps_scratch(ex, tmp_path, dy_job):
@@ -304,78 +312,104 @@ def test_launcher_missing_program_is_bad_input(ex, tmp_path):
 # --- (d) profiles and the scheduler scripts they generate --------------------------------------
 
 
-def fake_scheduler(tmp_path: Path, name: str, reply: str) -> Path:
-    """A stand-in sbatch/qsub that records its arguments and the submit script it was given."""
+def submit_through_stand_in(
+    profile: SlurmProfile | PbsProfile,
+    tool: str,
+    reply: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> tuple[str, list[str], str]:
+    """Submits one block of the profile's provider through a stand-in sbatch/qsub on PATH that
+    records its arguments and the submit script it was given, and answers `reply`: the job id
+    Parsl read from the reply, the tool's arguments and the submit script."""
     record = tmp_path / "record"
-    record.mkdir(exist_ok=True)
-    tool = tmp_path / "fakebin" / name
-    tool.parent.mkdir(exist_ok=True)
-    tool.write_text(
+    record.mkdir()
+    fake = tmp_path / "fakebin" / tool
+    fake.parent.mkdir()
+    fake.write_text(
         "#!/bin/sh\n"
         f'printf "%s\\n" "$@" > {record}/args\n'
         'for last in "$@"; do :; done\n'
         f'cp "$last" {record}/script\n'
         f"echo {shlex.quote(reply)}\n"
     )
-    tool.chmod(0o755)
-    return record
-
-
-def submit(provider, tmp_path: Path) -> str:
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}:{os.environ['PATH']}")
+    provider = build_provider(profile)
     provider.script_dir = str(tmp_path / "scripts")
     Path(provider.script_dir).mkdir()
-    return provider.submit("process_worker_pool.py --the-command", tasks_per_node=1)
+    job_id = provider.submit("process_worker_pool.py --the-command", tasks_per_node=1)
+    return job_id, (record / "args").read_text().split(), (record / "script").read_text()
 
 
 INIT = "module load orca/6.1.1\nsource /opt/gauss/.venv/bin/activate"
 
 
-def test_slurm_submit_script(tmp_path, monkeypatch):
-    record = fake_scheduler(tmp_path, "sbatch", "Submitted batch job 12345")
-    monkeypatch.setenv("PATH", f"{tmp_path / 'fakebin'}:{os.environ['PATH']}")
-    profile = SlurmProfile(
-        partition="debug", account="chem42", walltime="01:30:00", worker_init=INIT, cores_per_node=8
-    )
-    assert submit(build_provider(profile), tmp_path) == "12345"
-    script = (record / "script").read_text()
-    for line in (
-        "#SBATCH --partition=debug",
-        "#SBATCH --account=chem42",
-        "#SBATCH --time=90",  # Parsl writes minutes
-        "#SBATCH --cpus-per-task=8",
-        "module load orca/6.1.1",
-        "source /opt/gauss/.venv/bin/activate",
-        "export OMP_NUM_THREADS=1",
-    ):
+@pytest.mark.parametrize(
+    ("profile", "tool", "reply", "job_id", "options", "lines", "launch"),
+    [
+        (
+            SlurmProfile(
+                partition="debug",
+                account="chem42",
+                walltime="01:30:00",
+                worker_init=INIT,
+                cores_per_node=8,
+            ),
+            "sbatch",
+            "Submitted batch job 12345",
+            "12345",
+            [],
+            [
+                "#SBATCH --partition=debug",
+                "#SBATCH --account=chem42",
+                "#SBATCH --time=90",  # Parsl writes minutes
+                "#SBATCH --cpus-per-task=8",
+                "module load orca/6.1.1",
+                "source /opt/gauss/.venv/bin/activate",
+                "export OMP_NUM_THREADS=1",
+            ],
+            "srun --ntasks 1",
+        ),
+        (
+            PbsProfile(
+                queue="workq",
+                account="chem42",
+                walltime="02:00:00",
+                nodes_per_block=2,
+                cpus_per_node=64,
+                select_options="mem=100gb",
+                worker_init=INIT,
+            ),
+            "qsub",
+            "12345.pbs01",
+            "12345.pbs01",
+            ["-q", "workq", "-A", "chem42"],
+            [
+                "#PBS -l walltime=02:00:00",
+                "#PBS -l select=2:ncpus=64:mem=100gb",
+                "module load orca/6.1.1",
+                "export OMP_NUM_THREADS=1",
+            ],
+            "mpiexec",
+        ),
+    ],
+    ids=["slurm", "pbs"],
+)
+def test_submit_script_and_command_line(
+    tmp_path, monkeypatch, profile, tool, reply, job_id, options, lines, launch
+):
+    submitted, args, script = submit_through_stand_in(profile, tool, reply, tmp_path, monkeypatch)
+    assert submitted == job_id
+    assert args[:-1] == options  # then the submit script's path
+    for line in lines:
         assert line in script.splitlines(), line
-    assert "srun --ntasks 1" in script and "process_worker_pool.py --the-command" in script
+    assert launch in script and "process_worker_pool.py --the-command" in script
 
 
-def test_pbs_submit_script_and_command_line(tmp_path, monkeypatch):
-    record = fake_scheduler(tmp_path, "qsub", "12345.pbs01")
-    monkeypatch.setenv("PATH", f"{tmp_path / 'fakebin'}:{os.environ['PATH']}")
-    profile = PbsProfile(
-        queue="workq",
-        account="chem42",
-        walltime="02:00:00",
-        nodes_per_block=2,
-        cpus_per_node=64,
-        select_options="mem=100gb",
-        worker_init=INIT,
-    )
-    assert submit(build_provider(profile), tmp_path) == "12345.pbs01"
-    assert (record / "args").read_text().split()[:4] == ["-q", "workq", "-A", "chem42"]
-    script = (record / "script").read_text()
-    for line in (
-        "#PBS -l walltime=02:00:00",
-        "#PBS -l select=2:ncpus=64:mem=100gb",
-        "module load orca/6.1.1",
-        "export OMP_NUM_THREADS=1",
-    ):
-        assert line in script.splitlines(), line
-    assert "mpiexec" in script and "process_worker_pool.py --the-command" in script
+def test_one_pbs_node_needs_no_mpiexec():
     one_node = PbsProfile(queue="workq", cpus_per_node=64)
-    assert one_node.parsl_launcher()("cmd", 1, 1) == "cmd"  # one node needs no mpiexec
+    assert one_node.parsl_launcher()("cmd", 1, 1) == "cmd"
 
 
 def test_slurm_config_has_fast_strategy_heartbeat_and_infra_retries(tmp_path):
