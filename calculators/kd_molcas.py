@@ -25,9 +25,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from ase.data import chemical_symbols
 
 from calculators import assembly
+from calculators import xyz as xyz_file
 from calculators.base import (
     CalcResult,
     CalculationFailed,
@@ -92,33 +92,14 @@ class XYZError(MolcasInputError):
 
 
 def read_xyz(path: str | Path) -> tuple[tuple[str, ...], np.ndarray]:
-    """Elements and coordinates (angstrom) of a plain XYZ file; rejects what cannot be read."""
-    lines = Path(path).read_text().splitlines()
-    if len(lines) < 3:
-        raise XYZError(f"{path}: an XYZ file needs a count line, a comment line and atoms")
+    """Elements and coordinates (angstrom) of a plain XYZ file holding a Dy atom."""
     try:
-        count = int(lines[0].split()[0])
-    except (IndexError, ValueError):
-        raise XYZError(f"{path}: first line {lines[0]!r} is not an atom count") from None
-    rows = [line for line in lines[2:] if line.strip()]
-    if len(rows) != count:
-        raise XYZError(f"{path}: count line says {count} atoms, {len(rows)} atom lines follow")
-    elements, xyz = [], []
-    for n, row in enumerate(rows, start=3):
-        parts = row.split()
-        symbol = parts[0].capitalize() if parts else ""
-        if symbol not in chemical_symbols[1:]:
-            raise XYZError(f"{path} line {n}: {parts[0] if parts else ''!r} is not an element")
-        try:
-            xyz.append([float(v) for v in parts[1:4]])
-        except ValueError:
-            raise XYZError(f"{path} line {n}: coordinates {parts[1:4]} are not numbers") from None
-        if len(parts) < 4 or not np.all(np.isfinite(xyz[-1])):
-            raise XYZError(f"{path} line {n}: need an element and three finite coordinates")
-        elements.append(symbol)
+        elements, xyz = xyz_file.read_xyz(path)
+    except xyz_file.XYZError as exc:
+        raise XYZError(str(exc)) from None
     if "Dy" not in elements:
         raise XYZError(f"{path}: no Dy atom; this calculator computes Dy(III) Kramers doublets")
-    return tuple(elements), np.asarray(xyz, dtype=float)
+    return elements, xyz
 
 
 def donor_atoms(elements: tuple[str, ...], xyz: np.ndarray) -> tuple[int, ...]:

@@ -142,6 +142,16 @@ def test_proton_transfer_detected(built):
         _rebuild(cx, xyz)
 
 
+def test_detached_proton_is_a_failure_not_a_crash(built):
+    """An H bonded to nothing (a relaxation that pulled a proton off) gives a failed row."""
+    cx = built["[O-]CC"]
+    xyz = np.array(cx.coordinates)
+    h = next(i for i in cx.fragments[0] if cx.elements[i] == "H")
+    xyz[h] = xyz[cx.metal] + np.array([0.0, 0.0, 9.0])  # far from every atom
+    with pytest.raises(CalculationFailed, match=f"hydrogen atoms \\[{h + 1}\\]"):
+        _rebuild(cx, xyz)
+
+
 def test_stripped_n_h_detected(built):
     cx = built["NC"]
     n = cx.donors[0]

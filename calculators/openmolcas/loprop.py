@@ -38,6 +38,7 @@ from typing import Any
 from ase.data import atomic_numbers
 from ase.units import Bohr, Debye
 
+from calculators import xyz as xyz_file
 from calculators.base import (
     CalcResult,
     CalculationFailed,
@@ -174,11 +175,8 @@ def xyz_text(elements: Sequence[str], coordinates: Sequence[Sequence[float]], co
     """Plain XYZ in Angstrom (OpenMolcas' default unit for Coord files)."""
     if "\n" in comment or "bohr" in comment.lower() or "a.u." in comment.lower():
         raise ValueError("xyz comment must be one line and must not switch units")
-    rows = [
-        f"{el.capitalize():<3}{x:16.8f}{y:16.8f}{z:16.8f}"
-        for el, (x, y, z) in zip(elements, coordinates, strict=True)
-    ]
-    return "\n".join([str(len(rows)), comment, *rows]) + "\n"
+    # symbol in 3 columns: the Coord files written so far (tests/fixtures/openmolcas/*.xyz)
+    return xyz_file.xyz_text(elements, coordinates, comment, symbol_width=3)
 
 
 def _one_line(value: str, what: str) -> str:

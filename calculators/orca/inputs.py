@@ -14,6 +14,7 @@ from calculators.base import (
     CalculationFailed,
 )
 from calculators.structure import MAX_OH_WATER
+from calculators.xyz import xyz_lines
 
 PROGRAM = "orca"
 LIGHT_BASIS = "DKH-def2-TZVPP"  # paper: all elements except the metal
@@ -64,10 +65,6 @@ class Geometry:
 
     def positions(self) -> np.ndarray:
         return np.asarray(self.coords, dtype=float)
-
-    def xyz_lines(self) -> list[str]:
-        rows = zip(self.elements, self.coords, strict=True)
-        return [f"{e:<2s} {x:15.8f} {y:15.8f} {z:15.8f}" for e, (x, y, z) in rows]
 
 
 def swap_metal(geometry: Geometry, old: str, new: str) -> Geometry:
@@ -173,7 +170,7 @@ def _basis_lines(metal: str, basis: str) -> list[str]:
 
 
 def _coordinate_lines(geometry: Geometry, charge: int, multiplicity: int) -> list[str]:
-    return [f"* xyz {charge} {multiplicity}", *geometry.xyz_lines(), "*"]
+    return [f"* xyz {charge} {multiplicity}", *xyz_lines(geometry.elements, geometry.coords), "*"]
 
 
 def _equatorial_oxygens(job: OptJob, geometry: Geometry, metal: int) -> tuple[int, ...]:
