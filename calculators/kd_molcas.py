@@ -52,18 +52,15 @@ from calculators.openmolcas.program import (
     openmolcas_label,
 )
 from calculators.orca import Geometry, OptJob, OptTemplate, Resources, swap_metal
-from calculators.orca.chain import (
-    STEP_CONSTRAINED,
-    STEP_FREE,
-    OrcaKD,
+from calculators.orca.chain import STEP_CONSTRAINED, STEP_FREE, OrcaKD, optimised_complex
+from calculators.steps import (
     StepFailed,
     StepRecord,
-    _attempts,
-    _last_placement,
     claim_workdir,
     completed,
+    last_placement,
     launch_step,
-    optimised_complex,
+    step_attempts,
 )
 from calculators.structure import FEATURE_NAMES
 from calculators.values import FEATURE_UNITS
@@ -256,14 +253,14 @@ class MolcasKD:
         """orca.chain's two Y optimisations (same steps, same resume rule), then Y -> Dy."""
         orca = OrcaKD(launcher=self.launcher, resources=self.orca_resources)
         charge = assembly.METAL_OXSTATE + 2 * lig.charge
-        first = orca._step(
+        first = orca.run_step(
             STEP_CONSTRAINED,
             OptTemplate(constrained=True),
             lambda: orca._assembled_job(lig),
             where,
             records,
         )
-        second = orca._step(
+        second = orca.run_step(
             STEP_FREE,
             OptTemplate(constrained=False),
             lambda: OptJob(_orca_geometry(first), charge, resources=self.orca_resources),
@@ -317,8 +314,8 @@ class MolcasKD:
             program_versions=versions,
             method=self.method_for(versions, recipe) if versions else None,
         )
-        last = getattr(exc, "placement", None) or _last_placement(records)
-        return placed(result, last, [*_attempts(records), *exc.attempts])
+        last = getattr(exc, "placement", None) or last_placement(records)
+        return placed(result, last, [*step_attempts(records), *exc.attempts])
 
     def _ok(self, key, where, values, records, start, extra, recipe=None) -> CalcResult:
         versions = self._versions(where)
@@ -335,7 +332,7 @@ class MolcasKD:
             program_versions=versions | orca | extra,
             method=self.method_for(versions, recipe),
         )
-        return placed(result, _last_placement(records), _attempts(records))
+        return placed(result, last_placement(records), step_attempts(records))
 
 
 def _orca_geometry(values: dict[str, Any]) -> Geometry:

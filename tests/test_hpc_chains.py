@@ -16,9 +16,10 @@ from calculators import kd_embedded
 from calculators.base import CalculationFailed, key_for
 from calculators.kd_embedded import EmbeddedKD
 from calculators.orca import CasscfSocTemplate, Resources, parse_opt_output
-from calculators.orca.chain import MARKER, STEP_CASSCF, STEP_CONSTRAINED, STEP_FREE, OrcaKD
+from calculators.orca.chain import STEP_CASSCF, STEP_CONSTRAINED, STEP_FREE, OrcaKD
 from calculators.proxy_molcas import MolcasProxy
 from calculators.proxy_xtb import XtbProxyCalculator
+from calculators.steps import MARKER
 from gauss import chem
 from tests.conftest import FIXTURES
 from tests.doubles import Replay, ReplayLauncher

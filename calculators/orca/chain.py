@@ -15,7 +15,6 @@ name or an argument list: the work directory is named by the calculation key.
 
 from __future__ import annotations
 
-import json
 import tempfile
 import time
 from collections.abc import Callable
@@ -29,8 +28,6 @@ from calculators.base import (
     CalcResult,
     CalculationFailed,
     Launcher,
-    LaunchOutcome,
-    Placement,
     ProgramTemplate,
     SubprocessLauncher,
     key_for,
@@ -51,6 +48,16 @@ from calculators.orca import (
     orca_version,
     swap_metal,
 )
+from calculators.steps import (
+    StepFailed,
+    StepRecord,
+    build_job,
+    claim_workdir,
+    completed,
+    last_placement,
+    launch_step,
+    step_attempts,
+)
 from calculators.structure import FEATURE_NAMES
 from calculators.values import FEATURE_UNITS
 from gauss import chem
@@ -58,88 +65,15 @@ from gauss import chem
 STEP_CONSTRAINED = "1-opt-constrained"
 STEP_FREE = "2-opt-free"
 STEP_CASSCF = "3-casscf"
-MARKER = "calculation.json"  # records which calculation a work directory belongs to
 
 
-class StepFailed(CalculationFailed):
-    """A step's failure, its reason prefixed with the step so the row says where it broke."""
-
-    def __init__(self, step: str, exc: CalculationFailed, outcome: LaunchOutcome | None = None):
-        attempts = outcome.failed_attempts if outcome else exc.attempts
-        super().__init__(f"{step}: {exc.reason}", exc.kind, attempts)
-        self.step = step
-        self.placement = outcome.placement if outcome else None
-
-
-@dataclass
-class StepRecord:
-    """What the chain learned from one step: parsed values, ORCA version, whether it ran now."""
-
-    values: dict[str, Any]
-    version: str | None
-    launched: bool
-    placement: Placement | None = None  # where the program ran, if it ran now
-    attempts: tuple[dict, ...] = ()  # lost workers/blocks before that run
-
-
-def _output_version(stepdir: Path, template: ProgramTemplate) -> str | None:
+def output_version(stepdir: Path, template: ProgramTemplate) -> str | None:
+    """ORCA version from the header of a step's output (None before it ran)."""
     path = stepdir / template.output_name()
     if not path.is_file():
         return None
     with open(path, encoding="utf-8", errors="replace") as handle:
         return orca_version(handle.read(20000))
-
-
-def completed(template: ProgramTemplate, stepdir: Path) -> dict[str, Any] | None:
-    """Parsed values of a step whose output is already complete and usable, else None."""
-    if not (stepdir / template.output_name()).is_file():
-        return None
-    try:
-        return template.parse(stepdir)
-    except CalculationFailed:
-        return None
-
-
-def launch_step(
-    step: str, template: ProgramTemplate, job: Any, stepdir: Path, launcher: Launcher
-) -> StepRecord:
-    """Write, launch, parse one step; any CalculationFailed comes back as StepFailed."""
-    stepdir.mkdir(parents=True, exist_ok=True)
-    outcome: LaunchOutcome | None = None
-    try:
-        args = template.write_inputs(job, stepdir)
-        outcome = launcher.launch(template.program, args, stepdir, stepdir / template.output_name())
-        try:
-            values = template.parse(stepdir)
-        except CalculationFailed as exc:
-            if outcome.returncode != 0:
-                reason = f"{template.program} exited {outcome.returncode}: {exc.reason}"
-                raise CalculationFailed(reason, exc.kind) from exc
-            raise
-    except CalculationFailed as exc:
-        raise StepFailed(step, exc, outcome) from exc
-    version = _output_version(stepdir, template)
-    return StepRecord(values, version, True, outcome.placement, outcome.failed_attempts)
-
-
-def _last_placement(records: dict[str, StepRecord]) -> Placement:
-    """Where the last program of the chain that ran in this call ran (none: all reused)."""
-    ran = [rec.placement for rec in records.values() if rec.placement is not None]
-    return ran[-1] if ran else Placement()
-
-
-def _attempts(records: dict[str, StepRecord]) -> list[dict]:
-    return [attempt for rec in records.values() for attempt in rec.attempts]
-
-
-def build_job(step: str, job: Callable[[], Any]) -> Any:
-    """The step's job, built only when the step must run (assembly is skipped on resume)."""
-    try:
-        return job()
-    except StepFailed:
-        raise
-    except CalculationFailed as exc:
-        raise StepFailed(step, exc) from exc
 
 
 def optimised_complex(ligand_smiles: str, values: dict[str, Any]) -> assembly.Complex:
@@ -232,8 +166,8 @@ class OrcaKD:
                 workdir=where,
                 program_versions=_orca_versions(records),
             )
-            last = getattr(exc, "placement", None) or _last_placement(records)
-            return placed(result, last, [*_attempts(records), *exc.attempts])
+            last = getattr(exc, "placement", None) or last_placement(records)
+            return placed(result, last, [*step_attempts(records), *exc.attempts])
         result = CalcResult.success(
             self,
             key,
@@ -243,18 +177,18 @@ class OrcaKD:
             workdir=where,
             program_versions=_orca_versions(records) | {"molSimplify": version("molSimplify")},
         )
-        return placed(result, _last_placement(records), _attempts(records))
+        return placed(result, last_placement(records), step_attempts(records))
 
     def _chain(
         self, lig: chem.Ligand, where: Path, records: dict[str, StepRecord]
     ) -> dict[str, Any]:
         charge = assembly.METAL_OXSTATE + 2 * lig.charge
         constrained = OptTemplate(constrained=True)
-        first = self._step(
+        first = self.run_step(
             STEP_CONSTRAINED, constrained, lambda: self._assembled_job(lig), where, records
         )
         free = OptTemplate(constrained=False)
-        second = self._step(
+        second = self.run_step(
             STEP_FREE,
             free,
             lambda: OptJob(_geometry(first), charge, resources=self.resources),
@@ -267,7 +201,7 @@ class OrcaKD:
             reason = f"optimised geometry is not [Y(H2O)5L2]: {exc.reason}"
             raise StepFailed(STEP_FREE, CalculationFailed(reason, exc.kind)) from exc
         dy = swap_metal(_geometry(second), "Y", "Dy")
-        kds = self._step(
+        kds = self.run_step(
             STEP_CASSCF, self.casscf, lambda: CasscfJob(dy, charge, self.resources), where, records
         )
         return kd_values(kds, second, cx)
@@ -281,7 +215,7 @@ class OrcaKD:
         geometry = Geometry.of(cx.elements, cx.coordinates)
         return OptJob(geometry, cx.charge, cx.multiplicity, cx.waters, self.resources)
 
-    def _step(
+    def run_step(
         self,
         step: str,
         template: ProgramTemplate,
@@ -294,23 +228,13 @@ class OrcaKD:
         rerun_upstream = any(rec.launched for rec in records.values())
         done = None if rerun_upstream else completed(template, stepdir)
         if done is not None:
-            records[step] = StepRecord(done, _output_version(stepdir, template), False)
+            records[step] = StepRecord(done, output_version(stepdir, template), False)
         else:
             built = build_job(step, job)
-            records[step] = launch_step(step, template, built, stepdir, self.launcher)
+            records[step] = launch_step(
+                step, template, built, stepdir, self.launcher, output_version
+            )
         return records[step].values
-
-
-def claim_workdir(where: Path, key: str, name: str, calc_version: str) -> None:
-    """Create the work directory, or refuse one that holds another calculation's steps."""
-    where.mkdir(parents=True, exist_ok=True)
-    marker = where / MARKER
-    if marker.is_file():
-        found = json.loads(marker.read_text()).get("key")
-        if found != key:
-            raise CalculationFailed(f"{where} holds calculation {found}, not {key}", "input")
-        return
-    marker.write_text(json.dumps({"key": key, "calculator": name, "version": calc_version}))
 
 
 def kd_values(kds: dict[str, Any], opt: dict[str, Any], cx: assembly.Complex) -> dict[str, Any]:
