@@ -141,7 +141,7 @@ class MolcasKD:
     scratch_root: Path = field(
         default_factory=lambda: Path(tempfile.gettempdir()) / "gauss-kd-molcas"
     )
-    name: str = field(default="kd-molcas-casscf", init=False)
+    name: str = field(default="kd-openmolcas-casscf", init=False)
     version: str = field(default="1", init=False)
 
     def __post_init__(self) -> None:
@@ -256,7 +256,7 @@ class MolcasKD:
         first = orca.run_step(
             STEP_CONSTRAINED,
             OptTemplate(constrained=True),
-            lambda: orca._assembled_job(lig),
+            lambda: orca.assembled_job(lig),
             where,
             records,
         )

@@ -341,7 +341,7 @@ class CalibratedProxy:
 
     calibration: Path = field(default=DEFAULT_CALIBRATION)
     max_scf_iterations: int = proxy_xtb.DEFAULT_MAX_SCF_ITERATIONS
-    name: ClassVar[str] = "calibrated-proxy"
+    name: ClassVar[str] = "proxy-calibrated"
     version: ClassVar[str] = "1.0"
 
     @property

@@ -303,7 +303,7 @@ class XtbProxyCalculator:
     """The `Calculator` for proxy labels; its cache key covers program versions and settings."""
 
     max_scf_iterations: int = DEFAULT_MAX_SCF_ITERATIONS
-    name: ClassVar[str] = "xtb-proxy"
+    name: ClassVar[str] = "proxy-xtb"
     version: ClassVar[str] = "1.0"
     method: ClassVar[str] = METHOD
 

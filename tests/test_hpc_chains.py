@@ -7,6 +7,7 @@ geometry checks all run for real. Fixture provenance: tests/fixtures/{orca,openm
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -48,7 +49,9 @@ def orca_replay(
 
 def orca_kd(launcher: ReplayLauncher, **changes) -> OrcaKD:
     """The fixture's CASSCF run is sextets-only; the chain is otherwise the default one."""
-    return OrcaKD(casscf=CasscfSocTemplate(sextets_only=True), launcher=launcher, **changes)
+    return OrcaKD(
+        **{"casscf": CasscfSocTemplate(sextets_only=True), "launcher": launcher, **changes}
+    )
 
 
 def xyz_block(text: str) -> tuple[list[str], list[list[float]]]:
@@ -178,7 +181,8 @@ def test_workdir_of_another_calculation_is_refused(tmp_path):
     res = orca_kd(launcher).run("[O-]C", wd)  # methoxide, not ethoxide
     assert (res.status, res.failure_kind) == ("failed", "input")
     assert "holds calculation" in res.reason and launcher.calls == []
-    other = orca_kd(launcher, version="2").run("[O-]CC", wd)  # same ligand, new version
+    full = CasscfSocTemplate()  # same ligand, all spin states: another calculation
+    other = orca_kd(launcher, casscf=full).run("[O-]CC", wd)
     assert other.failure_kind == "input" and launcher.calls == []
     assert (wd / MARKER).is_file()
 
@@ -216,7 +220,10 @@ def test_keys_differ_between_calculators_and_change_with_version():
     smiles = "[O-]CC"
     orca = key_for(OrcaKD(), smiles)
     assert orca != key_for(EmbeddedKD(), smiles)
-    assert orca != key_for(OrcaKD(version="2"), smiles)
+    bumped = dataclasses.replace(OrcaKD())  # same class, same version: same key
+    assert orca == key_for(bumped, smiles)
+    object.__setattr__(bumped, "version", "2")  # a new release of the calculator
+    assert orca != key_for(bumped, smiles)
     assert orca != key_for(OrcaKD(casscf=CasscfSocTemplate(sextets_only=True)), smiles)
     # resources and spelling do not change the result, so not the key either
     assert orca == key_for(OrcaKD(resources=Resources(16, 8000)), "[O-][CH2]C")

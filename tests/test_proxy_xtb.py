@@ -67,7 +67,7 @@ def test_shell_metacharacters_are_plain_text():
 def test_calculator_result_names_the_embedded_method():
     calc = proxy_xtb.XtbProxyCalculator()
     result = calc.run(PYRIDINE)
-    assert result.ok and result.calculator == "xtb-proxy"
+    assert result.ok and result.calculator == "proxy-xtb"
     assert "GFN2-xTB" in result.method and "embedded" in result.method
     assert result.values == proxy_xtb.proxy_properties(PYRIDINE)
     assert result.units["dipole"] == "e*bohr" and result.units["polarizability"] == "bohr^3"

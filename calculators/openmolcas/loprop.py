@@ -687,7 +687,7 @@ class OpenMolcasLoProp:
     settings: LoPropSettings = field(default_factory=LoPropSettings)
     launcher: Launcher = field(default_factory=SubprocessLauncher)
     resources: MolcasResources = field(default_factory=MolcasResources)
-    name: str = field(default="openmolcas_loprop", init=False)
+    name: str = field(default="openmolcas-loprop", init=False)
     version: str = field(default="2", init=False)
 
     def method_for(self, versions: dict[str, str]) -> str:

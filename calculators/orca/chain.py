@@ -105,8 +105,8 @@ class OrcaKD:
     scratch_root: Path = field(
         default_factory=lambda: Path(tempfile.gettempdir()) / "gauss-kd-orca"
     )
-    name: str = "kd-orca-casscf"
-    version: str = "1"
+    name: str = field(default="kd-orca-casscf", init=False)
+    version: str = field(default="1", init=False)
 
     @property
     def method(self) -> str:
@@ -185,7 +185,7 @@ class OrcaKD:
         charge = assembly.METAL_OXSTATE + 2 * lig.charge
         constrained = OptTemplate(constrained=True)
         first = self.run_step(
-            STEP_CONSTRAINED, constrained, lambda: self._assembled_job(lig), where, records
+            STEP_CONSTRAINED, constrained, lambda: self.assembled_job(lig), where, records
         )
         free = OptTemplate(constrained=False)
         second = self.run_step(
@@ -206,7 +206,7 @@ class OrcaKD:
         )
         return kd_values(kds, second, cx)
 
-    def _assembled_job(self, lig: chem.Ligand) -> OptJob:
+    def assembled_job(self, lig: chem.Ligand) -> OptJob:
         """Step-1 job: the molSimplify complex with Y, its five water O held in the pentagon."""
         try:
             cx = assembly.assemble(lig.smiles, "Y")

@@ -95,8 +95,8 @@ class KramersCalculator:
 
     template: CasscfSocTemplate = CasscfSocTemplate()
     launcher: Launcher = field(default_factory=SubprocessLauncher)
-    name: str = "orca_kramers"
-    version: str = "1"
+    name: str = field(default="orca-kramers", init=False)
+    version: str = field(default="1", init=False)
 
     @property
     def method(self) -> str:
