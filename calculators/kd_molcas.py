@@ -35,7 +35,6 @@ from calculators.base import (
     SubprocessLauncher,
     calculation_key,
     key_for,
-    placed,
 )
 from calculators.openmolcas.casscf import (
     CasscfJob,
@@ -56,11 +55,10 @@ from calculators.orca.chain import STEP_CONSTRAINED, STEP_FREE, OrcaKD, optimise
 from calculators.steps import (
     StepFailed,
     StepRecord,
+    chain_placed,
     claim_workdir,
     completed,
-    last_placement,
     launch_step,
-    step_attempts,
 )
 from calculators.structure import FEATURE_NAMES
 from calculators.values import FEATURE_UNITS
@@ -314,8 +312,7 @@ class MolcasKD:
             program_versions=versions,
             method=self.method_for(versions, recipe) if versions else None,
         )
-        last = getattr(exc, "placement", None) or last_placement(records)
-        return placed(result, last, [*step_attempts(records), *exc.attempts])
+        return chain_placed(result, records, exc)
 
     def _ok(self, key, where, values, records, start, extra, recipe=None) -> CalcResult:
         versions = self._versions(where)
@@ -332,7 +329,7 @@ class MolcasKD:
             program_versions=versions | orca | extra,
             method=self.method_for(versions, recipe),
         )
-        return placed(result, last_placement(records), step_attempts(records))
+        return chain_placed(result, records)
 
 
 def _orca_geometry(values: dict[str, Any]) -> Geometry:

@@ -14,11 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from calculators.base import (
+    CalcResult,
     CalculationFailed,
     Launcher,
     LaunchOutcome,
     Placement,
     ProgramTemplate,
+    placed,
 )
 
 MARKER = "calculation.json"  # records which calculation a work directory belongs to
@@ -83,6 +85,18 @@ def launch_step(
         raise StepFailed(step, exc, outcome) from exc
     version = version_of(stepdir, template) if version_of else None
     return StepRecord(values, version, True, outcome.placement, outcome.failed_attempts)
+
+
+def chain_placed(
+    result: CalcResult, records: dict[str, StepRecord], exc: CalculationFailed | None = None
+) -> CalcResult:
+    """`result` placed where the chain's last program ran (or the failing step, from `exc`),
+    with every attempt lost before it, step by step."""
+    lost = step_attempts(records)
+    if exc is None:
+        return placed(result, last_placement(records), lost)
+    last = getattr(exc, "placement", None) or last_placement(records)
+    return placed(result, last, [*lost, *exc.attempts])
 
 
 def last_placement(records: dict[str, StepRecord]) -> Placement:

@@ -4,7 +4,7 @@ Atom lines are the symbol, left-justified in `symbol_width` columns, then three 
 eight decimals, each right-justified in `width` columns after one space. The two widths are
 parameters because the texts already written are kept byte for byte: symbol 2 / coordinate 14
 for the assembled complexes (their geometry.xyz files, tests/fixtures/openmolcas_kd), 2 / 15
-inside ORCA inputs (tests/test_orca.py pins it), 3 / 15 in OpenMolcas Coord files
+inside ORCA inputs (tests/unit/test_orca.py pins it), 3 / 15 in OpenMolcas Coord files
 (tests/fixtures/openmolcas/real_h2o.xyz). Symbols are written capitalised, as `read_xyz` reads
 them.
 """

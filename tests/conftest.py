@@ -21,6 +21,23 @@ def qm9_head(tmp_path_factory) -> Path:
     return path
 
 
+# Test folders are the tiers; every test in a folder carries its tier's markers, so folders and
+# `-m` selections agree (README, "Tests"). Unit tests (tests/unit/) carry none, or `slow`.
+TIER_MARKERS = {
+    "integration": ("integration",),
+    "cluster": ("cluster", "integration"),
+    "programs": ("molcas",),
+}
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        tier = item.path.parent.name
+        for marker in TIER_MARKERS.get(tier, ()):
+            item.add_marker(marker)
+
+
 FIXTURES = REPO / "tests" / "fixtures"  # stored files; each folder's README says where from
 QM9_LIGANDS_SAMPLE = FIXTURES / "ligands_sample.parquet"
 SHIPPED_MODEL = REPO / "models" / "gauss2-calibrated" / "model.pt"

@@ -6,6 +6,9 @@ step bookkeeping and geometry checks all run for real on it. The OpenMolcas outp
 real runs; the ORCA folder holds one real run and documented synthetic outputs. Each fixture
 folder's README says which file is which and how it was made.
 
+h2o_job and H2O_SETTINGS are the input of the stored real H2O LoProp runs, shared by the replay
+tests and the real-program tests.
+
 Not for Parsl workers: they import test modules with tests/ on PYTHONPATH, where a `tests`
 package in site-packages shadows this one.
 """
@@ -19,6 +22,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from calculators.base import CalculationFailed, LaunchOutcome
+from calculators.openmolcas import LoPropJob, LoPropSettings
 
 Replay = str | Path | CalculationFailed
 """What one launch gives: a stored output (its text, or the file that holds it), or the
@@ -68,3 +72,16 @@ class ReplayLauncher:
     def steps(self) -> list[str]:
         """The step directories launched in, in launch order."""
         return [call.workdir.name for call in self.calls]
+
+
+H2O_SETTINGS = LoPropSettings(basis="ANO-R0")  # what real_h2o_pbe_ano-r0_loprop.input used
+
+
+def h2o_job(**changes) -> LoPropJob:
+    """The geometry of tests/fixtures/openmolcas/real_h2o.xyz (Angstrom), the H2O runs' input."""
+    fields = dict(
+        elements=("O", "H", "H"),
+        coordinates=((0.0, 0.0, 0.117), (0.0, 0.757, -0.467), (0.0, -0.757, -0.467)),
+    )
+    fields.update(changes)
+    return LoPropJob(**fields)

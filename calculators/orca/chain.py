@@ -31,7 +31,6 @@ from calculators.base import (
     ProgramTemplate,
     SubprocessLauncher,
     key_for,
-    placed,
 )
 from calculators.orca import (
     DY_BASIS,
@@ -52,11 +51,10 @@ from calculators.steps import (
     StepFailed,
     StepRecord,
     build_job,
+    chain_placed,
     claim_workdir,
     completed,
-    last_placement,
     launch_step,
-    step_attempts,
 )
 from calculators.structure import FEATURE_NAMES
 from calculators.values import FEATURE_UNITS
@@ -166,8 +164,7 @@ class OrcaKD:
                 workdir=where,
                 program_versions=_orca_versions(records),
             )
-            last = getattr(exc, "placement", None) or last_placement(records)
-            return placed(result, last, [*step_attempts(records), *exc.attempts])
+            return chain_placed(result, records, exc)
         result = CalcResult.success(
             self,
             key,
@@ -177,7 +174,7 @@ class OrcaKD:
             workdir=where,
             program_versions=_orca_versions(records) | {"molSimplify": version("molSimplify")},
         )
-        return placed(result, last_placement(records), step_attempts(records))
+        return chain_placed(result, records)
 
     def _chain(
         self, lig: chem.Ligand, where: Path, records: dict[str, StepRecord]

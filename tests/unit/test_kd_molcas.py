@@ -1,6 +1,7 @@
 """OpenMolcas CASSCF(9,7)/RASSI-SO/SINGLE_ANISO Kramers doublets: parsers on real outputs made
 here (tests/fixtures/openmolcas_kd/README.md), the input writer, the MolcasKD calculator with a
-replayed real output, and (marked molcas) the real program at the test settings."""
+replayed real output. The real program: tests/programs/test_openmolcas_runs.py and
+tests/cluster/test_molcas_slurm.py."""
 
 from __future__ import annotations
 
@@ -16,7 +17,6 @@ import pytest
 
 from calculators.base import CalculationFailed
 from calculators.kd_molcas import MolcasKD, XYZError, donor_atoms, make_job, read_xyz
-from calculators.openmolcas import program as molcas_program
 from calculators.openmolcas.casscf import (
     BOHR_PER_ANGSTROM,
     SEXTETS_QUARTETS_DOUBLETS,
@@ -33,11 +33,10 @@ from calculators.openmolcas.casscf import (
     parse_output,
     parse_rasscf,
 )
-from calculators.openmolcas.program import MolcasResources, molcas_available
+from calculators.openmolcas.program import MolcasResources
 from calculators.orca.chain import STEP_CONSTRAINED, STEP_FREE
 from tests.conftest import FIXTURES
 from tests.doubles import ReplayLauncher
-from tests.slurm_cluster import run_molcas_in_a_slurm_job
 
 KD_FIX = FIXTURES / "openmolcas_kd"
 OH_XYZ = KD_FIX / "dy_h2o5_oh2_gfn2_alpb.xyz"
@@ -46,9 +45,6 @@ OK = "oh_mb_sextets"
 NOT_CONVERGED = "oh_mb_iter3_not_converged"
 WRONG_SPACE = "oh_mb_cionly_swapped_orbitals"
 PRODUCTION = "ome_production"
-needs_molcas = pytest.mark.skipif(
-    not molcas_available(), reason=molcas_program.unavailable_reason()
-)
 _ANISO_SO = re.compile(r"ENERGY OF THE SPIN-ORBIT STATE \(\s*(\d+)\) =\s+(-?\d+\.\d+)")
 
 
@@ -347,31 +343,7 @@ def test_calculation_key_changes_with_settings_not_resources():
     assert a.canonical_input("[O-]C") != c.canonical_input("[O-]C")
 
 
-# --- the real program -------------------------------------------------------------------
-
-
-@pytest.mark.molcas
-@needs_molcas
-def test_real_run_at_test_settings_reproduces_the_stored_output(tmp_path):
-    """GATEWAY/SEWARD/RASSCF/RASSI/SINGLE_ANISO on [Dy(H2O)5(OH)2]+, ANO-RCC-MB: ~1-2 min."""
-    calc = MolcasKD(settings=TEST_SETTINGS, resources=MolcasResources(1000, 1))
-    elements, xyz = read_xyz(OH_XYZ)
-    result = calc.run_geometry(elements, xyz, 1, workdir=tmp_path / "w")
-    assert result.ok, result.reason
-    stored = parse_output(log(OK), TEST_SETTINGS)
-    assert result.values["kd_energies"] == pytest.approx(stored["kd_energies"], abs=0.5)
-    assert result.values["g_ground"] == pytest.approx(stored["g_ground"], abs=1e-3)
-    assert not any((tmp_path / "w" / "casscf" / "molcas_scratch").rglob("*.RunFile"))
-
-
-@pytest.mark.molcas
-@needs_molcas
-def test_real_rasscf_iteration_limit_gives_a_failed_row(tmp_path):
-    settings = dataclasses.replace(TEST_SETTINGS, max_iterations=3)
-    elements, xyz = read_xyz(OH_XYZ)
-    result = MolcasKD(settings=settings).run_geometry(elements, xyz, 1, workdir=tmp_path / "w")
-    assert (result.status, result.failure_kind) == ("failed", "chemistry")
-    assert result.reason.endswith("RASSCF (CASSCF) did not converge after 3 iterations")
+# --- the ORCA geometry step, replayed ----------------------------------------------------
 
 
 def test_orca_geometry_step_feeds_the_optimised_y_geometry_as_dy(tmp_path):
@@ -399,21 +371,3 @@ def test_orca_geometry_step_feeds_the_optimised_y_geometry_as_dy(tmp_path):
     assert np.allclose(job["coordinates"], optimised["coords"])
     assert sorted(job["elements"][i] for i in job["donors"]) == ["O"] * 7
     assert result.method.endswith("Y-analogue optimisation (constrained, then free), Y -> Dy")
-
-
-# --- inside a real Slurm job, through Parsl ---------------------------------------------
-
-
-@pytest.mark.cluster
-@pytest.mark.molcas
-@pytest.mark.integration
-@needs_molcas
-def test_real_kd_calculation_runs_inside_a_slurm_job(slurm, tmp_path):
-    """Test settings on [Dy(H2O)5(OH)2]+: the geometry step and parsing run here, pymolcas
-    runs as a Parsl bash app in a Slurm block of the single-node cluster (scripts/slurm-local)."""
-    result = run_molcas_in_a_slurm_job(MolcasKD, TEST_SETTINGS, "[OH-]", tmp_path)
-    stored = parse_output(log(OK), TEST_SETTINGS)
-    assert result.values["kd_energies"] == pytest.approx(stored["kd_energies"], abs=0.5)
-    workdir = Path(result.workdir)
-    text = (workdir / "casscf" / "kd.log").read_text()
-    assert f"Scratch area: {workdir.resolve() / 'casscf' / 'molcas_scratch' / 'kd'}" in text

@@ -1,4 +1,4 @@
-"""A calculator that only takes time: Slurm drills import it on the workers (PYTHONPATH=tests).
+"""A calculator that only takes time: Slurm drills import it on the workers (from tests/cluster).
 
 Kept apart from the test modules, which import `tests.conftest`: a `tests` package installed in
 site-packages by a dependency shadows ours on the workers.

@@ -29,8 +29,8 @@ from storage.errors import (
 from storage.journal import Journal
 from storage.names import validate_campaign_name
 from storage.store import TABLES, CampaignStore
+from tests.conftest import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 SPEC = {"name": "demo", "policy": "top-k", "batch": 8}
 
 

@@ -232,4 +232,4 @@ def test_keys_differ_between_calculators_and_change_with_version():
     assert len({orca, molcas}) == 2
 
 
-# MolcasProxy's replays on real OpenMolcas output live in tests/test_openmolcas.py.
+# MolcasProxy's replays on real OpenMolcas output live in tests/unit/test_openmolcas.py.

@@ -13,7 +13,6 @@ calculator was one day old), which changed their keys.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import ase.io
 import pytest
@@ -28,8 +27,8 @@ from calculators.orca.templates import KramersCalculator
 from calculators.proxy_calibrated import CalibratedProxy
 from calculators.proxy_molcas import MolcasProxy, MolcasProxyRdkitGeometry
 from calculators.proxy_xtb import XtbProxyCalculator
+from tests.conftest import FIXTURES
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
 COMPLEX = FIXTURES / "openmolcas_kd" / "dy_h2o5_ome2_gfn2_alpb.xyz"
 METHOXIDE = FIXTURES / "openmolcas" / "real_methoxide.xyz"
 

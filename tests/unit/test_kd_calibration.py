@@ -17,8 +17,8 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 from calculators import kd_calibration as kc  # noqa: E402
 from calculators import kd_geometry  # noqa: E402
 from calculators.kd_embedded import EmbeddedKD, physics_record  # noqa: E402
+from tests.conftest import REPO as ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 PUBLISHED = ROOT / "data" / "published" / "kd_casscf.tsv"
 
 

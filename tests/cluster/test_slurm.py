@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import FIXTURES, REPO
 from tests.slurm_cluster import (  # noqa: F401 - re-exported for other cluster-tier modules
     JOBCOMP,
     SCRIPT,
@@ -132,7 +132,7 @@ def test_walltime_shorter_than_a_calculation_is_an_infrastructure_failure(slurm,
     from flows.execution import venv_bin_on_path
     from flows.parsl_exec import ParslExecutor, ParslLauncher
 
-    fixtures = REPO / "tests" / "fixtures" / "orca"
+    fixtures = FIXTURES / "orca"
     slow_orca = tmp_path / "bin" / "orca"
     slow_orca.parent.mkdir()
     slow_orca.write_text(
@@ -289,7 +289,7 @@ def replaying_orca_chain(tmp_path: Path) -> Path:
     """Stand-in `orca`: replays the stored output that belongs to the input it is given."""
     import textwrap
 
-    fixtures = REPO / "tests" / "fixtures" / "orca"
+    fixtures = FIXTURES / "orca"
     script = tmp_path / "bin" / "orca"
     script.parent.mkdir(parents=True, exist_ok=True)
     script.write_text(
@@ -348,7 +348,7 @@ def test_block_drains_before_its_walltime(slurm, tmp_path, figures):
     own (COMPLETED, not TIMEOUT) and the rest runs on a new block; nothing is lost."""
     from datetime import datetime
 
-    from sleep_calc import SleepCalc  # tests/ is on sys.path under pytest and on the workers
+    from sleep_calc import SleepCalc  # tests/cluster/ is on sys.path under pytest and workers
 
     from flows.execution import venv_bin_on_path
     from flows.parsl_exec import ParslExecutor
@@ -358,7 +358,7 @@ def test_block_drains_before_its_walltime(slurm, tmp_path, figures):
         walltime="00:02:00",
         drain_before_walltime=90,
         worker_init=f"export PATH={Path(sys.executable).parent}:$PATH\n"
-        f"export PYTHONPATH={REPO / 'tests'}",  # pytest imports this module as test_slurm
+        f"export PYTHONPATH={Path(__file__).resolve().parent}",  # sleep_calc, as pytest has it
     )
     items = [f"t{i}" for i in range(24)]  # 24 x 4 s on 2 workers: 48 s, past the 30 s window
     with ParslExecutor(profile, tmp_path / "runinfo", chunk_size=1) as ex:

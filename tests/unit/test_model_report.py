@@ -3,7 +3,6 @@
 import importlib.util
 import json
 import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -13,9 +12,9 @@ import torch
 from gauss.dataset import training_table
 from gauss.model import load_checkpoint
 from gauss.train import PROXY_TARGETS, TrainConfig, train
+from tests.conftest import QM9_LIGANDS_SAMPLE, REPO
 
-REPO = Path(__file__).resolve().parents[1]
-SAMPLE = REPO / "tests" / "fixtures" / "ligands_sample.parquet"
+SAMPLE = QM9_LIGANDS_SAMPLE
 
 
 def _report_module():

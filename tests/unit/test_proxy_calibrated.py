@@ -7,7 +7,6 @@ os.environ["OMP_NUM_THREADS"] = "1"  # before tblite loads libgomp (calculators/
 import json  # noqa: E402
 import shutil  # noqa: E402
 import sys  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
@@ -19,8 +18,8 @@ from calculators import proxy_calibrated as pc  # noqa: E402
 from calculators.base import key_for  # noqa: E402
 from calculators.proxy_xtb import XtbProxyCalculator  # noqa: E402
 from gauss import chem  # noqa: E402
+from tests.conftest import REPO  # noqa: E402
 
-REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "scripts"))
 import calibrate_proxies  # noqa: E402
 

@@ -3,11 +3,10 @@
 Values asserted below were read by eye from the real files in tests/fixtures/openmolcas/
 (see its README for provenance): the ioChem-BD ethane excerpt, and complete outputs of real
 OpenMolcas 22.10 runs made here (H2O at tiny settings, its failures, methoxide at production
-settings). Truncated variants are cut from those real files inside the tests. Tests marked
-`molcas` run the real program and skip when it is not installed.
+settings). Truncated variants are cut from those real files inside the tests. The real program
+runs in tests/programs/test_openmolcas_runs.py.
 """
 
-import json
 import re
 from pathlib import Path
 
@@ -24,7 +23,6 @@ from calculators.openmolcas import (
     ano_r_basis,
     atom_proxy,
     input_text,
-    molcas_available,
     molcas_command,
     parse_localized_properties,
     parse_loprop_charges,
@@ -34,7 +32,7 @@ from calculators.openmolcas import (
 from calculators.openmolcas import program as molcas_program
 from calculators.openmolcas.loprop import check_run
 from tests.conftest import FIXTURES
-from tests.doubles import ReplayLauncher
+from tests.doubles import H2O_SETTINGS, ReplayLauncher, h2o_job
 
 MOLCAS_FIX = FIXTURES / "openmolcas"
 ETHANE_LOG = MOLCAS_FIX / "iochembd_molcas_dynamic_loprop_ethane_excerpt.log"
@@ -43,10 +41,6 @@ H2O_LOG = MOLCAS_FIX / "real_h2o_pbe_ano-r0_loprop.log"
 H2O_NOCONV_LOG = MOLCAS_FIX / "real_h2o_scf_not_converged.log"
 H2O_SEWARD_ERROR_LOG = MOLCAS_FIX / "real_h2o_rx2c_under_seward_input_error.log"
 H2O_ODD_LOG = MOLCAS_FIX / "real_h2o_odd_electrons_charge_error.log"
-H2O_SETTINGS = LoPropSettings(basis="ANO-R0")  # what real_h2o_pbe_ano-r0_loprop.input used
-needs_molcas = pytest.mark.skipif(
-    not molcas_available(), reason=molcas_program.unavailable_reason()
-)
 
 # Ethane atoms as the excerpt's ATOMIC DOMAIN centres print them (bohr), in printed order.
 ETHANE_BOHR = (
@@ -59,16 +53,6 @@ ETHANE_BOHR = (
     ("H", (-2.19441250, -0.95667315, 1.65700650)),
     ("H", (-2.19441250, -0.95667315, -1.65700650)),
 )
-
-
-def h2o_job(**changes) -> LoPropJob:
-    """The geometry of real_h2o.xyz (Angstrom), the H2O runs' input."""
-    fields = dict(
-        elements=("O", "H", "H"),
-        coordinates=((0.0, 0.0, 0.117), (0.0, 0.757, -0.467), (0.0, -0.757, -0.467)),
-    )
-    fields.update(changes)
-    return LoPropJob(**fields)
 
 
 def ethane_job(**changes) -> LoPropJob:
@@ -564,43 +548,6 @@ def test_missing_output_is_infrastructure(tmp_path):
     result = OpenMolcasLoProp(launcher=SilentLauncher()).run(ethane_job(), tmp_path)
     assert result.status == "failed" and result.failure_kind == "infrastructure"
     assert "loprop.log missing" in result.reason
-
-
-# --- the real program -----------------------------------------------------------------
-
-
-@pytest.mark.molcas
-@needs_molcas
-def test_real_loprop_run_reproduces_the_stored_output(tmp_path):
-    """GATEWAY (RICD) / SEWARD / SCF (PBE) / LOPROP with the finite-field polarizabilities,
-    H2O at ANO-R0: seconds on an idle core, the same numbers as the stored real output."""
-    calc = OpenMolcasLoProp(H2O_SETTINGS, resources=MolcasResources(mem_mb=1000, threads=1))
-    result = calc.run(h2o_job(), tmp_path / "h2o")
-    assert result.ok, result.reason
-    stored = atom_proxy(parse_localized_properties(H2O_LOG.read_text()), 0)
-    assert result.values["charge"] == pytest.approx(stored.charge, abs=1e-5)
-    assert result.values["dipole"] == pytest.approx(stored.dipole, abs=1e-5)
-    assert result.values["polarizability"] == pytest.approx(stored.polarizability, abs=1e-4)
-    assert result.program_versions["openmolcas"].startswith("v")
-    assert result.method.startswith(f"OpenMolcas {result.program_versions['openmolcas']} ")
-    log = (tmp_path / "h2o" / "loprop.log").read_text()
-    for module in ("gateway", "seward", "scf", "loprop"):
-        assert f"--- Stop Module: {module} " in log
-    assert "Isotropic Polarizability" in log
-    assert not any((tmp_path / "h2o" / "molcas_scratch").rglob("*.RunFile"))  # scratch cleaned
-
-
-@pytest.mark.molcas
-@needs_molcas
-def test_real_scf_that_does_not_converge_gives_a_failed_row(tmp_path):
-    settings = LoPropSettings(basis="ANO-R0", scf_iterations=3)
-    result = OpenMolcasLoProp(settings, resources=MolcasResources(1000, 1)).run(
-        h2o_job(), tmp_path / "w"
-    )
-    assert (result.status, result.failure_kind) == ("failed", "chemistry")
-    assert "SCF not converged" in result.reason and result.reason.startswith("pymolcas exited")
-    assert "Iterations = 3" in (tmp_path / "w" / "loprop.input").read_text()
-    assert json.loads((tmp_path / "w" / "loprop.job.json").read_text())["charge"] == 0
 
 
 # --- MolcasProxy: the ligand proxy calculator -----------------------------------------
