@@ -27,14 +27,13 @@ from rdkit import Chem
 
 from calculators import assembly, crystal_field, kd_calibration, kd_geometry, structure
 from calculators.base import CalcResult, CalculationFailed, run_embedded
+from calculators.values import GAPS, KD_UNITS, kd_values
 from gauss import chem
 
-UNITS = {f"gap_{i}": "cm-1" for i in range(1, 8)} | {
-    **{f"gap_{i}_std": "cm-1" for i in range(1, 8)},
-    **{f"cf_gap_{i}": "cm-1" for i in range(1, 8)},
+UNITS = KD_UNITS | {
+    **{f"{gap}_std": "cm-1" for gap in GAPS},
+    **{f"cf_{gap}": "cm-1" for gap in GAPS},
     "predicted_dy_donor_distance": "angstrom",
-    "kd_energies": "cm-1",
-    "g_ground": "1",
     "dy_donor_distances": "angstrom",
 }
 
@@ -96,15 +95,13 @@ def complex_descriptors(cx: assembly.Complex, xtb: dict[str, np.ndarray]) -> dic
     }
 
 
-def kd_values(cx: assembly.Complex, charges: np.ndarray) -> dict[str, Any]:
+def crystal_field_values(cx: assembly.Complex, charges: np.ndarray) -> dict[str, Any]:
     """Crystal-field spectrum from all atoms' charges, relative to the metal."""
     xyz = np.asarray(cx.coordinates)
     ligand_atoms = [i for i in range(cx.n_atoms) if i != cx.metal]
     positions = xyz[ligand_atoms] - xyz[cx.metal]
     spectrum = crystal_field.kd_spectrum_from_geometry(positions, charges[ligand_atoms])
-    gaps = [float(g) for g in spectrum.gaps]
-    values: dict[str, Any] = {f"gap_{i + 1}": g for i, g in enumerate(gaps)}
-    values["kd_energies"] = [float(e) for e in spectrum.kd_energies]
+    values = kd_values(spectrum.kd_energies)
     values["g_ground"] = [float(g) for g in spectrum.g_principal]
     values["dy_donor_distances"] = [
         float(np.linalg.norm(xyz[d] - xyz[cx.metal])) for d in cx.donors
@@ -191,7 +188,7 @@ class EmbeddedKD:
         cx = assembly.assemble(smiles, "Dy")
         if self.relax:
             cx = assembly.relax(cx, solvent=self.solvent)
-        return kd_values(cx, complex_charges(cx, self.solvent))
+        return crystal_field_values(cx, complex_charges(cx, self.solvent))
 
     def run(self, smiles: str, workdir: Path | None = None) -> CalcResult:
         """Gaps in cm-1; invalid SMILES raise LigandError, chemistry failures give a failed row."""

@@ -61,7 +61,7 @@ from calculators.steps import (
     launch_step,
 )
 from calculators.structure import FEATURE_NAMES
-from calculators.values import FEATURE_UNITS
+from calculators.values import FEATURE_UNITS, KD_UNITS
 from gauss import chem
 
 GeometryRecipe = Literal["embedded", "orca"]
@@ -74,8 +74,8 @@ GEOMETRY_METHODS = {
     "xyz": "user-given XYZ",
 }
 UNITS = (
-    {f"gap_{i}": "cm-1" for i in range(1, 8)}
-    | {"kd_energies": "cm-1", "g_ground": "1", "g_doublets": "1", "spin_free_energies": "cm-1"}
+    KD_UNITS
+    | {"g_doublets": "1", "spin_free_energies": "cm-1"}
     | {"lowest_so_energy_eh": "Eh", "lowest_sextet_energy_eh": "Eh", "so_states": "count"}
     | {"dy_donor_distances": "angstrom", "active_f_character": "1"}
     | FEATURE_UNITS

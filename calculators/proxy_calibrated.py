@@ -34,16 +34,15 @@ from rdkit.Chem import rdPartialCharges
 
 from calculators import proxy_xtb
 from calculators.base import CalcResult, CalculationFailed, run_embedded
+from calculators.values import PROXY_UNITS
 from gauss import chem
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_CALIBRATION = REPO / "models" / "proxy-calibration"
 TARGETS = ("charge", "dipole", "polarizability")
-TARGET_UNITS = {"charge": "e", "dipole": "a.u. (e*bohr)", "polarizability": "a.u. (bohr^3)"}
-UNITS = {
-    **TARGET_UNITS,
-    **{f"{t}_std": TARGET_UNITS[t] for t in TARGETS},
-    "atomic_number": "1",
+TARGET_UNITS = {t: PROXY_UNITS[t] for t in TARGETS}  # LoProp atomic units, as printed
+UNITS = PROXY_UNITS | {
+    **{f"{t}_std": PROXY_UNITS[t] for t in TARGETS},
     "xtb_charge": "e",
     "xtb_dipole": "e*bohr",
     "d4_polarizability": "bohr^3",

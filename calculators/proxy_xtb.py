@@ -72,6 +72,7 @@ from tblite.interface import Calculator as TBLiteCalculator
 
 from calculators import batch
 from calculators.base import CalcResult, CalculationFailed, run_embedded
+from calculators.values import PROXY_UNITS
 from gauss import chem
 
 BOHR_PER_ANGSTROM = 1.0 / 0.529177210903
@@ -84,13 +85,7 @@ METHOD = (
     f"GFN2-xTB (tblite {PROGRAM_VERSIONS['tblite']}) Mulliken charge + xtbml atomic dipole, "
     f"D4 (dftd4 {PROGRAM_VERSIONS['dftd4']}) polarizability, ETKDGv3/MMFF94 geometry, embedded"
 )
-UNITS = {
-    "charge": "e",
-    "dipole": "e*bohr",
-    "polarizability": "bohr^3",
-    "atomic_number": "1",
-    "charge_eeq": "e",
-}
+UNITS = PROXY_UNITS | {"charge_eeq": "e"}
 TABLE_SCHEMA = pa.schema(
     [
         ("corpus_row", pa.int64()),

@@ -35,13 +35,16 @@ PROXY_UNITS: dict[str, str] = {
 }
 
 
-def kd_values(doublet_energies_cm: Sequence[float]) -> dict[str, Any]:
-    """`kd_energies` (relative to the lowest, cm-1) and `gap_1`..`gap_7` from doublet energies.
+def kd_values(doublet_energies_cm: Sequence[float], n_doublets: int = N_DOUBLETS) -> dict[str, Any]:
+    """`kd_energies` (relative to the lowest, cm-1) and `gap_1`..`gap_{n-1}` from doublet
+    energies: gap_i is doublet i+1 above the ground one (Delta E_0i), never a difference of
+    neighbours. Every KD calculator builds its gaps here.
 
-    Raises ValueError naming the count when there are not exactly eight doublets.
+    Raises ValueError naming the count when there are not exactly `n_doublets` doublets.
     """
     energies = sorted(float(e) for e in doublet_energies_cm)
-    if len(energies) != N_DOUBLETS:
-        raise ValueError(f"expected {N_DOUBLETS} Kramers doublets, got {len(energies)}")
+    if len(energies) != n_doublets or n_doublets < 2:
+        raise ValueError(f"expected {n_doublets} Kramers doublets, got {len(energies)}")
     relative = [e - energies[0] for e in energies]
-    return {"kd_energies": relative, **dict(zip(GAPS, relative[1:], strict=True))}
+    gaps = {f"gap_{i}": relative[i] for i in range(1, n_doublets)}
+    return {"kd_energies": relative, **gaps}

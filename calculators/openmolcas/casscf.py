@@ -34,6 +34,7 @@ from calculators.openmolcas.program import (
     molcas_command,
     program_versions,
 )
+from calculators.values import kd_values
 
 HARTREE_TO_CM = 219474.63136320  # CODATA 2018
 BOHR_PER_ANGSTROM = 1.0 / 0.529177210903
@@ -470,8 +471,7 @@ def parse_output(text: str, settings: CasscfSettings) -> dict[str, Any]:
             "infrastructure",
         )
     sextets = blocks[0]
-    values: dict[str, Any] = {f"gap_{i}": kd[i] - kd[i - 1] for i in range(1, len(kd))}
-    values["kd_energies"] = kd
+    values = kd_values(kd, settings.n_doublets)
     values["g_ground"] = list(g[0])
     values["g_doublets"] = [list(t) for t in g]
     values["lowest_so_energy_eh"] = so[0]

@@ -55,15 +55,12 @@ from calculators.openmolcas.program import (
     openmolcas_label,
     program_versions,
 )
+from calculators.values import PROXY_UNITS
 
 BOHR_PER_ANGSTROM = 1.0 / Bohr
 DEBYE_PER_AU = Bohr / Debye  # 1 e*bohr in debye
-UNITS = {
-    "charge": "e",
-    "dipole": "e*bohr",
+UNITS = PROXY_UNITS | {
     "dipole_debye": "D",
-    "polarizability": "bohr^3",
-    "atomic_number": "1",
     "atom_charges": "e",
     "atom_dipoles": "e*bohr",
     "atom_polarizabilities": "bohr^3",

@@ -57,7 +57,7 @@ from calculators.steps import (
     launch_step,
 )
 from calculators.structure import FEATURE_NAMES
-from calculators.values import FEATURE_UNITS
+from calculators.values import FEATURE_UNITS, kd_values
 from gauss import chem
 
 STEP_CONSTRAINED = "1-opt-constrained"
@@ -201,7 +201,7 @@ class OrcaKD:
         kds = self.run_step(
             STEP_CASSCF, self.casscf, lambda: CasscfJob(dy, charge, self.resources), where, records
         )
-        return kd_values(kds, second, cx)
+        return chain_values(kds, second, cx)
 
     def assembled_job(self, lig: chem.Ligand) -> OptJob:
         """Step-1 job: the molSimplify complex with Y, its five water O held in the pentagon."""
@@ -234,10 +234,10 @@ class OrcaKD:
         return records[step].values
 
 
-def kd_values(kds: dict[str, Any], opt: dict[str, Any], cx: assembly.Complex) -> dict[str, Any]:
+def chain_values(kds: dict[str, Any], opt: dict[str, Any], cx: assembly.Complex) -> dict[str, Any]:
     """EmbeddedKD's keys (gap_i, kd_energies, the six features) plus ORCA's energies."""
-    values: dict[str, Any] = {f"gap_{i + 1}": float(g) for i, g in enumerate(kds["gaps_cm"])}
-    values["kd_energies"] = [float(e) for e in kds["kd_energies_cm"]]
+    energies = kds["kd_energies_cm"]
+    values = kd_values(energies, len(energies))
     values["so_states"] = kds["so_states"]
     values["qdpt_block"] = kds["qdpt_block"]
     values["lowest_so_energy_eh"] = kds["lowest_so_energy_eh"]

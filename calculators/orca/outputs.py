@@ -21,8 +21,8 @@ from calculators.orca.inputs import PROGRAM, Geometry, InputError, so_state_coun
 KRAMERS_TOL_CM = 0.05  # the table prints 2 decimals; true Kramers pairs are exactly degenerate
 TERMINATED = "****ORCA TERMINATED NORMALLY****"
 UNITS = {
-    "gaps_cm": "cm^-1",
-    "kd_energies_cm": "cm^-1",
+    "gaps_cm": "cm-1",
+    "kd_energies_cm": "cm-1",
     "lowest_so_energy_eh": "Eh",
     "so_states": "count",
 }

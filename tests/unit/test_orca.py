@@ -284,7 +284,7 @@ def test_replay_dy_run_gives_ok_result(tmp_path, dy_geometry):
     assert result.ok, result.reason
     assert result.method.startswith("ORCA SA-CASSCF(9,7) mult 6 ")
     assert result.values["gaps_cm"] == pytest.approx(DY_GAPS)
-    assert result.units["gaps_cm"] == "cm^-1"
+    assert result.units["gaps_cm"] == "cm-1"
     assert result.program_versions == {"orca": "6.1.1"}
     assert [(call.program, call.args) for call in launcher.calls] == [
         ("orca", ["dy_casscf_soc.inp"])

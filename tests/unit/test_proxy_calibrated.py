@@ -110,7 +110,7 @@ def test_run_result_names_method_units_and_raw_numbers():
     assert result.status == "ok"
     assert f"n={RECORD['n_train']}" in result.method
     assert "calibrated to OpenMolcas PBE/ANO-R2 LoProp" in result.method
-    assert result.units["polarizability"].startswith("a.u.")
+    assert result.units["polarizability"] == "bohr^3"  # LoProp atomic units (values.PROXY_UNITS)
     raw = XtbProxyCalculator().run("OCC").values
     assert result.values["xtb_charge"] == raw["charge"]
     assert result.values["d4_polarizability"] == raw["polarizability"]
