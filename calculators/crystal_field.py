@@ -280,17 +280,6 @@ class KDSpectrum:
         """<|M_J|> of each KD: 7.5 is a pure easy-axis doublet, 0.5 a pure easy-plane one."""
         return self.abs_mj_weights @ self.abs_mj
 
-    def to_values(self) -> dict[str, Any]:
-        """JSON-ready values for a CalcResult (lists of floats)."""
-        return {
-            "kd_energies_cm": self.kd_energies.tolist(),
-            "gaps_cm": self.gaps.tolist(),
-            "first_gap_cm": float(self.gaps[0]),
-            "g_ground": self.g_principal.tolist(),
-            "abs_mj_weights": self.abs_mj_weights.tolist(),
-            "mean_abs_mj": self.mean_abs_mj.tolist(),
-        }
-
 
 def _bkq_vector(bkq: Mapping[tuple[int, int], float] | ArrayLike) -> NDArray[np.float64]:
     if isinstance(bkq, Mapping):

@@ -74,7 +74,6 @@ _DOMAIN_HEAD = re.compile(r"^ *(ATOMIC|BOND) DOMAIN: *(.*?) *$", re.MULTILINE)
 _BLOCK_START = "The Localized properties"
 _BLOCK_END = "The Molecular Multipole Moments"
 _TENSOR_HEAD = "Symmetrized Local Polarizability Tensor"
-_CHARGES_HEAD = "LoProp Charges per center"
 _CENTRE_TOL_BOHR = 1e-3
 _CHARGE_SUM_TOL = 1e-3
 
@@ -453,66 +452,6 @@ def check_against_job(domains: Sequence[LoPropDomain], job: LoPropJob) -> None:
         raise CalculationFailed(
             f"LoProp charges sum to {total:.4f} but the molecule's charge is {job.charge}"
         )
-
-
-# --- "LoProp Charges per center" table -------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CenterCharge:
-    """One column of the charges table (loprop_print.F90: 10F9.4 after a 16-column label)."""
-
-    label: str
-    nuclear: float
-    electronic: float
-    total: float
-
-
-def _row_values(line: str, where: str) -> list[float]:
-    """Fixed-width 9-character fields after the 16-character row title."""
-    body = line.rstrip()[16:]
-    fields = [body[i : i + 9].strip() for i in range(0, len(body), 9)]
-    return [_to_float(f, where) for f in fields if f]
-
-
-def _charge_groups(lines: list[str]) -> list[tuple[list[str], dict[str, list[float]]]]:
-    """Label line + Nuclear/Electronic/Total rows, repeated every 10 centres."""
-    groups: list[tuple[list[str], dict[str, list[float]]]] = []
-    for line in lines:
-        title = line[:16].strip()
-        if not line.strip():
-            continue
-        if not title:
-            groups.append((line.split(), {}))
-        elif groups and title in ("Nuclear", "Electronic", "Total"):
-            groups[-1][1][title] = _row_values(line, f"charges table, {title} row")
-        else:
-            break
-    return groups
-
-
-def parse_loprop_charges(text: str) -> list[CenterCharge]:
-    """The last "LoProp Charges per center" table (printed by RASSCF/SCF LoProp analyses).
-
-    Its centres follow the basis-set blocks of the input, not necessarily the geometry order,
-    so the proxy values come from the "Localized properties" block instead.
-    """
-    start = text.rfind(_CHARGES_HEAD)
-    if start < 0:
-        raise CalculationFailed(f"no '{_CHARGES_HEAD}' table in the output")
-    groups = _charge_groups(text[start + len(_CHARGES_HEAD) :].splitlines())
-    centres: list[CenterCharge] = []
-    for labels, rows in groups:
-        if any(len(rows.get(k, [])) != len(labels) for k in ("Nuclear", "Electronic", "Total")):
-            raise CalculationFailed(f"LoProp charges table truncated at centres {labels}")
-        for i, label in enumerate(labels):
-            nuc, ele, tot = rows["Nuclear"][i], rows["Electronic"][i], rows["Total"][i]
-            if abs(nuc + ele - tot) > 2e-4:
-                raise CalculationFailed(f"LoProp charges table: {label} columns do not add up")
-            centres.append(CenterCharge(label, nuc, ele, tot))
-    if not centres:
-        raise CalculationFailed("LoProp charges table truncated: no centres")
-    return centres
 
 
 # --- template and calculator -----------------------------------------------------------

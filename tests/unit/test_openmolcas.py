@@ -25,7 +25,6 @@ from calculators.openmolcas import (
     input_text,
     molcas_command,
     parse_localized_properties,
-    parse_loprop_charges,
     program_versions,
     xyz_text,
 )
@@ -36,7 +35,6 @@ from tests.doubles import H2O_SETTINGS, ReplayLauncher, h2o_job
 
 MOLCAS_FIX = FIXTURES / "openmolcas"
 ETHANE_LOG = MOLCAS_FIX / "iochembd_molcas_dynamic_loprop_ethane_excerpt.log"
-CHARGES_LOG = MOLCAS_FIX / "iochembd_molcas_loprop_charges_excerpt.log"
 H2O_LOG = MOLCAS_FIX / "real_h2o_pbe_ano-r0_loprop.log"
 H2O_NOCONV_LOG = MOLCAS_FIX / "real_h2o_scf_not_converged.log"
 H2O_SEWARD_ERROR_LOG = MOLCAS_FIX / "real_h2o_rx2c_under_seward_input_error.log"
@@ -188,31 +186,6 @@ def test_missing_polarizability_names_nofield(ethane_text):
     assert all(d.isotropic_polarizability is None for d in domains)
     with pytest.raises(CalculationFailed, match="NoField or with symmetry"):
         atom_proxy(domains, 0)
-
-
-# --- "LoProp Charges per center" table ------------------------------------------------
-
-
-def test_charges_table_real_values():
-    centres = parse_loprop_charges(CHARGES_LOG.read_text())
-    labels = [c.label for c in centres]
-    assert labels == ["N1", "N2", "O1", "O2", "C1", "C2", "C3", "C4", "H1", "H2", "H3", "H4"]
-    n1, o2, h4 = centres[0], centres[3], centres[-1]
-    assert (n1.nuclear, n1.electronic, n1.total) == (7.0, -6.7339, 0.2661)
-    assert (o2.electronic, o2.total) == (-8.5324, -0.5324)
-    assert (h4.nuclear, h4.electronic, h4.total) == (1.0, -0.8523, 0.1477)
-
-
-def test_charges_table_truncated():
-    text = CHARGES_LOG.read_text()
-    cut = text[: text.rindex("      Total")]
-    with pytest.raises(CalculationFailed, match="truncated at centres"):
-        parse_loprop_charges(cut)
-
-
-def test_charges_table_missing(ethane_text):
-    with pytest.raises(CalculationFailed, match="no 'LoProp Charges per center' table"):
-        parse_loprop_charges(ethane_text)
 
 
 # --- program versions (the pymolcas banner of a real output) -------------------------
