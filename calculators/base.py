@@ -43,6 +43,26 @@ class CalculationFailed(Exception):
         self.attempts = tuple(attempts)  # failed attempts before this verdict (see Placement)
 
 
+def _row_of(
+    calc: Calculator,
+    key: str,
+    method: str | None,
+    program_versions: Mapping[str, str] | None,
+    seconds: float,
+    workdir: str | Path | None,
+) -> dict[str, Any]:
+    """The fields every row of `calc` carries, whatever its outcome."""
+    return dict(
+        key=key,
+        calculator=calc.name,
+        version=calc.version,
+        method=method or calc.method,
+        program_versions=dict(program_versions or {}),
+        wall_seconds=seconds,
+        workdir=str(workdir) if workdir else None,
+    )
+
+
 def utc_now() -> str:
     """ISO-8601 UTC timestamp to the second, as stored in results."""
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -111,16 +131,10 @@ class CalcResult:
     ) -> CalcResult:
         """An ok row of `calc` (its name, version and method unless `method` says otherwise)."""
         return cls(
-            key=key,
-            calculator=calc.name,
-            version=calc.version,
-            method=method or calc.method,
+            **_row_of(calc, key, method, program_versions, seconds, workdir),
             status="ok",
             values=dict(values),
             units=dict(units),
-            program_versions=dict(program_versions or {}),
-            wall_seconds=seconds,
-            workdir=str(workdir) if workdir else None,
         )
 
     @classmethod
@@ -138,16 +152,10 @@ class CalcResult:
     ) -> CalcResult:
         """A failed row of `calc` with its cause; no values, so nothing is mistaken for data."""
         return cls(
-            key=key,
-            calculator=calc.name,
-            version=calc.version,
-            method=method or calc.method,
+            **_row_of(calc, key, method, program_versions, seconds, workdir),
             status="failed",
             reason=reason,
             failure_kind=kind,
-            program_versions=dict(program_versions or {}),
-            wall_seconds=seconds,
-            workdir=str(workdir) if workdir else None,
         )
 
     def to_record(self) -> dict[str, Any]:
